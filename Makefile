@@ -1,0 +1,102 @@
+# Course tooling. `make help` lists the targets. Every install uses the exact pins of
+# constraints.txt; a stamp named after the hash of pyproject.toml + constraints.txt makes re-runs
+# skip the install until one of them changes.
+
+SHELL := bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+VENV ?= .venv
+PY := $(VENV)/bin/python
+HASH := $(shell cat pyproject.toml constraints.txt | sha1sum | cut -c1-12)
+# Run with the venv first on PATH, so kernels and subprocesses use it too.
+RUN := env PATH="$(CURDIR)/$(VENV)/bin:$$PATH"
+# This machine's pip config names local indexes that do not all exist: drop that noise.
+PIP_FILTER := { grep -v "is ignored: it is neither a file nor a directory" || true; }
+
+# Notebook runs: offline, quiet, deterministic (tests/conftest.py sets the same for pytest).
+NB_ENV := COURSE_STATIC_WIDGETS=1 TQDM_DISABLE=1 TRANSFORMERS_VERBOSITY=error HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 \
+	MPLBACKEND=Agg PYTHONHASHSEED=0
+NB_DIRS := $(wildcard notebooks solutions exercises)
+CELL_TIMEOUT ?= 300
+PYTEST_ARGS ?=
+LAB_ARGS ?=
+BENCH_ARGS ?=
+
+CHROMIUM := $(shell command -v chromium || command -v chromium-browser || true)
+ifeq ($(CHROMIUM),)
+BROWSER_SELECT := -m "not browser"
+else
+BROWSER_SELECT :=
+endif
+
+ifeq ($(shell id -u),0)
+ROOT_FLAG := --allow-root
+endif
+
+.PHONY: help venv lab test notebooks exercises bench constraints clean distclean
+
+help:
+	@echo "make lab         install .[lab] into $(VENV) and start JupyterLab on notebooks/ (LAB_ARGS=...)"
+	@echo "make test        ruff, repository checks and unit tests, then run every notebook (nbval)"
+	@echo "make notebooks   rewrite each .ipynb from its paired .py (no outputs)"
+	@echo "make exercises   regenerate exercises/ from solutions/, then sync notebooks"
+	@echo "make bench       time every notebook and its kernel's peak memory (BENCH_ARGS=--only 05)"
+	@echo "make constraints re-pin constraints.txt from the current $(VENV)"
+	@echo "make clean       remove caches and results;  make distclean also removes $(VENV)"
+
+$(PY):
+	python3 -m venv $(VENV)
+
+$(VENV)/.installed-dev-$(HASH): | $(PY)
+	@echo "== installing .[dev] into $(VENV) (pinned by constraints.txt)"
+	rm -f $(VENV)/.installed-*
+	$(PY) -m pip install -q -c constraints.txt -e '.[dev]' 2>&1 | $(PIP_FILTER)
+	touch $@ $(VENV)/.installed-lab-$(HASH)
+
+$(VENV)/.installed-lab-$(HASH): | $(PY)
+	@echo "== installing .[lab] into $(VENV) (pinned by constraints.txt)"
+	rm -f $(VENV)/.installed-lab-*
+	$(PY) -m pip install -q -c constraints.txt -e '.[lab]' 2>&1 | $(PIP_FILTER)
+	touch $@
+
+venv: $(VENV)/.installed-dev-$(HASH)
+
+lab: $(VENV)/.installed-lab-$(HASH)
+	$(RUN) jupyter lab $(ROOT_FLAG) --ServerApp.root_dir="$(CURDIR)" \
+		--LabApp.default_url=/lab/tree/notebooks $(LAB_ARGS)
+
+test: $(VENV)/.installed-dev-$(HASH)
+	@echo "== ruff"
+	$(RUN) ruff check .
+	@echo "== repository checks and unit tests"
+	@if [ -z "$(CHROMIUM)" ]; then echo "SKIPPED browser tests: chromium not found"; fi
+	$(RUN) CHROMIUM_PATH="$(CHROMIUM)" python -m pytest $(BROWSER_SELECT) $(PYTEST_ARGS)
+	@echo "== notebooks (one kernel per notebook, each code cell is a test)"
+	$(RUN) $(NB_ENV) python -m pytest -p tests.conftest --nbval-lax --nbval-current-env \
+		--nbval-cell-timeout=$(CELL_TIMEOUT) $(PYTEST_ARGS) $(NB_DIRS)
+
+notebooks: $(VENV)/.installed-lab-$(HASH)
+	$(RUN) python tools/sync_notebooks.py
+
+exercises: $(VENV)/.installed-lab-$(HASH)
+	$(RUN) python tools/make_exercises.py
+	$(RUN) python tools/sync_notebooks.py
+
+bench: $(VENV)/.installed-dev-$(HASH)
+	$(RUN) $(NB_ENV) python benchmarks/course_timing.py $(BENCH_ARGS)
+
+constraints: | $(PY)
+	{ echo "# Exact versions CI tested (pip freeze of .venv, course_lib excluded). Regenerate: make constraints"; \
+	  echo "# torch is pinned without its local label (+cpu) so the pin matches both the CPU wheel (+cpu) and PyPI's build."; \
+	  $(PY) -m pip freeze --exclude-editable 2>/dev/null | grep -vi '^course[-_]lib' \
+	    | sed -E 's/^(torch==[0-9.]+)\+.*/\1/'; } > constraints.txt
+	@echo "wrote constraints.txt; update environment.yml pins if a key package moved (make test checks)"
+
+clean:
+	find . -path ./$(VENV) -prune -o \( -name __pycache__ -o -name .ipynb_checkpoints \
+		-o -name '*.egg-info' \) -type d -print0 | xargs -0 rm -rf
+	rm -rf .pytest_cache .ruff_cache tests/artifacts benchmarks/results
+
+distclean: clean
+	rm -rf $(VENV)

@@ -1,0 +1,131 @@
+"""Figures and tables the lessons share: training curves, the calibration view, rate tables.
+
+Every function returns a :class:`matplotlib.figure.Figure` built without pyplot, so nothing is
+drawn twice and nothing leaks between cells: show it with ``display(fig)`` (or as a cell's last
+expression). Tables are plain HTML strings (no pandas needed): ``display(HTML(html_table(...)))``.
+"""
+
+from __future__ import annotations
+
+import html
+import math
+from collections.abc import Mapping, Sequence
+
+from matplotlib.figure import Figure
+
+# --- smoothing and training curves ---------------------------------------------------------------
+
+
+def smooth(values: Sequence[float], smoothing: float = 0.0) -> list[float]:
+    """Exponential moving average ``m_t = s m_{t-1} + (1 - s) v_t``, debiased (as TensorBoard).
+
+    ``smoothing`` = 0 returns the values; 0.9 averages over roughly the last 10. NaN values are
+    skipped (they stay NaN in the output and do not disturb the average).
+    """
+    if not isinstance(smoothing, (int, float)) or not 0.0 <= smoothing < 1.0:
+        raise ValueError(f"smoothing must be a number in [0, 1), got {smoothing!r}")
+    out, avg, weight = [], 0.0, 0.0
+    for v in values:
+        v = float(v)
+        if math.isnan(v):
+            out.append(float("nan"))
+            continue
+        avg = smoothing * avg + (1 - smoothing) * v
+        weight = smoothing * weight + (1 - smoothing)
+        out.append(avg / weight)
+    return out
+
+
+def training_curves(history: Sequence[Mapping[str, float]], metrics: Sequence[str],
+                    smoothing: float = 0.0, title: str | None = None,
+                    fig: Figure | None = None) -> Figure:
+    """One panel per metric: the raw values (faint) and their moving average, against the step.
+
+    ``history`` is a list of metric dicts (as ``train_sft`` returns); the x axis is the
+    ``"step"`` entry when present, else the position in the history.
+    """
+    if isinstance(metrics, str):
+        metrics = [metrics]
+    if not metrics:
+        raise ValueError("metrics must name at least one metric")
+    fig = fig or Figure(figsize=(min(4.0 * len(metrics), 12.0), 2.8), layout="constrained")
+    fig.clear()
+    axes = fig.subplots(1, len(metrics), squeeze=False)[0]
+    for ax, name in zip(axes, metrics):
+        rows = [(h.get("step", i), h[name]) for i, h in enumerate(history) if name in h]
+        xs, ys = [r[0] for r in rows], [float(r[1]) for r in rows]
+        if ys:
+            ax.plot(xs, ys, color="tab:blue", alpha=0.3 if smoothing > 0 else 1.0, lw=1)
+            if smoothing > 0:
+                ax.plot(xs, smooth(ys, smoothing), color="tab:blue", lw=2)
+            last = smooth(ys, smoothing)[-1]
+            ax.set_title(f"{name} = {last:.4g}" if not math.isnan(last) else name, fontsize=10)
+        else:
+            ax.set_title(f"{name} (no values yet)", fontsize=10)
+        ax.set_xlabel("step")
+        ax.grid(alpha=0.3)
+    if title:
+        fig.suptitle(title)
+    return fig
+
+
+# --- behaviour: the calibration view --------------------------------------------------------------
+
+CALIBRATION_BARS = (("accuracy", "accuracy", "tab:green"),
+                    ("confident", "answers confidently", "tab:blue"),
+                    ("hedged", "hedges", "tab:orange"),
+                    ("abstain", 'says "I do not know."', "tab:gray"))
+
+
+def calibration_plot(table: Mapping[str, Mapping[str, float]], title: str | None = None) -> Figure:
+    """Grouped bars: for each group of questions (e.g. known / unknown facts), how often the
+    model is right, answers confidently, hedges and abstains.
+
+    A calibrated model hedges or abstains where its accuracy is low; a model that copied its
+    hedging hedges at the same rate everywhere. ``table`` maps a group name to its rates (as
+    :func:`course_lib.evaluation.calibration_table` returns).
+    """
+    if not table:
+        raise ValueError("table must have at least one group")
+    groups = list(table)
+    for g in groups:
+        missing = [k for k, _, _ in CALIBRATION_BARS if k not in table[g]]
+        if missing:
+            raise ValueError(f"group {g!r} lacks the rates {missing}")
+    fig = Figure(figsize=(7.5, 3.4), layout="constrained")
+    ax = fig.subplots()
+    width = 0.8 / len(CALIBRATION_BARS)
+    for j, (key, label, color) in enumerate(CALIBRATION_BARS):
+        xs = [i + (j - (len(CALIBRATION_BARS) - 1) / 2) * width for i in range(len(groups))]
+        vals = [float(table[g][key]) for g in groups]
+        bars = ax.bar(xs, vals, width=width, label=label, color=color)
+        ax.bar_label(bars, labels=[f"{v:.2f}" for v in vals], fontsize=8, padding=1)
+    ax.set_xticks(range(len(groups)), groups)
+    ax.set_ylim(0, 1.12)
+    ax.set_ylabel("fraction of sampled responses")
+    ax.legend(fontsize=8, ncols=2, loc="upper center")
+    ax.set_title(title or "Accuracy vs hedging, by what the model can know")
+    return fig
+
+
+# --- tables ---------------------------------------------------------------------------------------
+
+
+def html_table(rows: Mapping[str, Mapping[str, object]], columns: Sequence[str] | None = None,
+               digits: int = 2, index_name: str = "") -> str:
+    """An HTML table: one row per key of ``rows``, one column per metric (floats rounded)."""
+    if not rows:
+        raise ValueError("rows must not be empty")
+    columns = list(columns or dict.fromkeys(k for r in rows.values() for k in r))
+
+    def cell(v: object) -> str:
+        if isinstance(v, float):
+            return "-" if math.isnan(v) else f"{v:.{digits}f}"
+        return html.escape(str(v))
+
+    head = "".join(f"<th>{html.escape(c)}</th>" for c in [index_name, *columns])
+    body = "".join(
+        "<tr><th style='text-align: left'>" + html.escape(str(name)) + "</th>"
+        + "".join(f"<td>{cell(r.get(c, ''))}</td>" for c in columns) + "</tr>"
+        for name, r in rows.items())
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"

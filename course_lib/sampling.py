@@ -1,0 +1,180 @@
+"""Sampling responses from a language model, with the log-probabilities RL needs.
+
+``sample(model, tokenizer, prompts)`` runs the policy pi_theta(y_t | x, y_<t) one token at a time
+with a KV cache (each step feeds only the newest token), on a left-padded batch, and returns a
+:class:`Rollout`: the token ids, the log-probability of every sampled token, the mask of response
+tokens, and the decoded texts. :func:`sequence_logprobs` recomputes the same log-probabilities
+with one fresh forward pass: the form RL uses to get gradients.
+"""
+
+from __future__ import annotations
+
+import inspect
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from transformers import PreTrainedModel, PreTrainedTokenizerFast
+
+
+@dataclass
+class Rollout:
+    """A batch of sampled responses. B = batch size, P = prompt length, R = response length."""
+
+    prompt_ids: torch.Tensor  # (B, P) prompt tokens, left-padded with <pad>
+    prompt_mask: torch.Tensor  # (B, P) 1 on real prompt tokens, 0 on padding
+    response_ids: torch.Tensor  # (B, R) sampled tokens, <pad> after <eos>
+    response_mask: torch.Tensor  # (B, R) 1 on response tokens up to and including <eos>
+    logprobs: torch.Tensor  # (B, R) log pi(y_t | x, y_<t) of each sampled token (0 on padding)
+    prompts: list[str]  # the prompts, as given
+    texts: list[str]  # the decoded responses (without special tokens)
+    temperature: float  # the temperature the responses were sampled at
+
+    @property
+    def input_ids(self) -> torch.Tensor:  # (B, P + R)
+        return torch.cat([self.prompt_ids, self.response_ids], dim=1)
+
+    @property
+    def attention_mask(self) -> torch.Tensor:  # (B, P + R)
+        return torch.cat([self.prompt_mask, self.response_mask], dim=1)
+
+    @property
+    def lengths(self) -> torch.Tensor:  # (B,) number of response tokens, <eos> included
+        return self.response_mask.sum(dim=1)
+
+    def __len__(self) -> int:
+        return len(self.texts)
+
+
+def _check_prompts(prompts: list[str] | str) -> list[str]:
+    if isinstance(prompts, str):
+        prompts = [prompts]
+    if not isinstance(prompts, (list, tuple)) or len(prompts) == 0:
+        raise ValueError("prompts must be a non-empty list of strings")
+    for i, p in enumerate(prompts):
+        if not isinstance(p, str) or not p.strip():
+            raise ValueError(f"prompts[{i}] must be a non-empty string, got {p!r}")
+    return list(prompts)
+
+
+def encode_prompts(tokenizer: PreTrainedTokenizerFast, prompts: list[str] | str,
+                   max_length: int, device: torch.device | str = "cpu"
+                   ) -> tuple[torch.Tensor, torch.Tensor]:
+    """Left-padded ``(ids, mask)`` of shape (B, P); a clear error for a prompt that is too long."""
+    prompts = _check_prompts(prompts)
+    enc = tokenizer(prompts, padding=True, return_tensors="pt")
+    ids, mask = enc["input_ids"], enc["attention_mask"]
+    lengths = mask.sum(dim=1)
+    if int(lengths.max()) > max_length:
+        i = int(lengths.argmax())
+        raise ValueError(
+            f"prompts[{i}] is {int(lengths[i])} tokens, longer than the {max_length} tokens "
+            "the model can read together with its response (n_positions minus max_new_tokens)")
+    return ids.to(device), mask.to(device)
+
+
+def _cache_argument(model: PreTrainedModel) -> str:
+    """Name of the KV-cache argument: ``cache`` (recent transformers) or ``past_key_values``."""
+    return "cache" if "cache" in inspect.signature(model.forward).parameters else "past_key_values"
+
+
+def positions(mask: torch.Tensor) -> torch.Tensor:
+    """Position ids that start at 0 on the first real token of each left-padded row."""
+    return (mask.long().cumsum(dim=1) - 1).clamp(min=0)
+
+
+@torch.no_grad()
+def sample(model: PreTrainedModel, tokenizer: PreTrainedTokenizerFast,
+           prompts: list[str] | str, max_new_tokens: int = 16, temperature: float = 1.0,
+           top_k: int | None = None, generator: torch.Generator | None = None,
+           greedy: bool = False) -> Rollout:
+    """Sample one response per prompt from pi_theta at ``temperature``.
+
+    ``logprobs`` are those of the distribution sampled from: log softmax(logits / temperature)
+    (with ``top_k``, of the full tempered distribution, before truncation). ``greedy=True`` takes
+    the most likely token at every step (temperature is then only used for ``logprobs``).
+    Pass a seeded ``generator`` (on the CPU) for reproducible samples.
+    """
+    if not isinstance(max_new_tokens, int) or max_new_tokens <= 0:
+        raise ValueError(f"max_new_tokens must be a positive int, got {max_new_tokens!r}")
+    if not isinstance(temperature, (int, float)) or not temperature > 0:
+        raise ValueError(f"temperature must be > 0 (use greedy=True for greedy decoding), "
+                         f"got {temperature!r}")
+    if top_k is not None and (not isinstance(top_k, int) or top_k <= 0):
+        raise ValueError(f"top_k must be a positive int or None, got {top_k!r}")
+    device = next(model.parameters()).device
+    n_ctx = model.config.n_positions
+    if max_new_tokens >= n_ctx:
+        raise ValueError(f"max_new_tokens must be below the model's context ({n_ctx}), "
+                         f"got {max_new_tokens}")
+    prompts = _check_prompts(prompts)
+    prompt_ids, prompt_mask = encode_prompts(tokenizer, prompts, n_ctx - max_new_tokens, device)
+    was_training = model.training
+    model.eval()
+    cache_kw = _cache_argument(model)
+
+    B = prompt_ids.shape[0]
+    eos, pad = tokenizer.eos_token_id, tokenizer.pad_token_id
+    mask = prompt_mask.clone()  # (B, P + t) attention mask grows by one column per step
+    step_ids, step_pos = prompt_ids, positions(prompt_mask)
+    past = None
+    done = torch.zeros(B, dtype=torch.bool, device=device)
+    tokens, logps, alive = [], [], []
+    for _ in range(max_new_tokens):
+        out = model(input_ids=step_ids, attention_mask=mask, position_ids=step_pos,
+                    use_cache=True, **{cache_kw: past})
+        past = out.get(cache_kw)  # the KV cache: keys and values of every token so far
+        logits = out.logits[:, -1, :].float() / temperature  # (B, V)
+        logp = F.log_softmax(logits, dim=-1)
+        if greedy:
+            nxt = logp.argmax(dim=-1)
+        else:
+            probs = logp.exp()
+            if top_k is not None:
+                kth = torch.topk(probs, min(top_k, probs.shape[-1]), dim=-1).values[:, -1:]
+                probs = torch.where(probs < kth, torch.zeros_like(probs), probs)
+            nxt = torch.multinomial(probs.cpu() if generator is not None else probs, 1,
+                                    generator=generator).view(-1).to(device)
+        nxt = torch.where(done, torch.full_like(nxt, pad), nxt)
+        tokens.append(nxt)
+        logps.append(torch.where(done, torch.zeros(B, device=device),
+                                 logp.gather(1, nxt[:, None]).squeeze(1)))
+        alive.append(~done)
+        done = done | (nxt == eos)
+        if bool(done.all()):
+            break
+        mask = torch.cat([mask, alive[-1].long()[:, None]], dim=1)  # the token just sampled
+        step_ids, step_pos = nxt[:, None], positions(mask)[:, -1:]
+
+    response_ids = torch.stack(tokens, dim=1)  # (B, R)
+    response_mask = torch.stack(alive, dim=1).long()  # (B, R)
+    if was_training:
+        model.train()
+    texts = tokenizer.batch_decode(response_ids, skip_special_tokens=True)
+    return Rollout(prompt_ids=prompt_ids, prompt_mask=prompt_mask, response_ids=response_ids,
+                   response_mask=response_mask, logprobs=torch.stack(logps, dim=1),
+                   prompts=prompts, texts=texts, temperature=float(temperature))
+
+
+def token_logprobs(model: PreTrainedModel, input_ids: torch.Tensor, attention_mask: torch.Tensor,
+                   temperature: float = 1.0) -> torch.Tensor:
+    """log pi(x_t | x_<t) for every token after the first, in one forward pass: (B, T - 1).
+
+    Differentiable (no ``no_grad``): RL calls this to get the gradient of the log-probabilities.
+    """
+    logits = model(input_ids=input_ids, attention_mask=attention_mask,
+                   position_ids=positions(attention_mask)).logits  # (B, T, V)
+    logp = F.log_softmax(logits[:, :-1].float() / temperature, dim=-1)  # (B, T-1, V)
+    return logp.gather(2, input_ids[:, 1:, None]).squeeze(2)  # (B, T-1)
+
+
+def sequence_logprobs(model: PreTrainedModel, rollout: Rollout,
+                      temperature: float | None = None) -> torch.Tensor:
+    """Recompute ``rollout.logprobs`` with a fresh forward pass: (B, R), 0 on padding.
+
+    Equal to the log-probs recorded while sampling (same temperature), up to float error.
+    """
+    temperature = rollout.temperature if temperature is None else temperature
+    P = rollout.prompt_ids.shape[1]
+    lp = token_logprobs(model, rollout.input_ids, rollout.attention_mask, temperature)
+    return lp[:, P - 1:] * rollout.response_mask  # (B, R): predictions of the response tokens

@@ -1,0 +1,68 @@
+"""Seeds, devices and the environment the course runs in (JupyterLab, Colab, CI)."""
+
+from __future__ import annotations
+
+import os
+import random
+import sys
+
+import numpy as np
+import torch
+
+DEFAULT_SEED = 0
+
+
+def set_seed(seed: int = DEFAULT_SEED) -> torch.Generator:
+    """Seed Python, NumPy and torch; return a torch generator seeded the same way.
+
+    On the CPU the same seed gives the same numbers, run after run.
+    """
+    if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
+        raise ValueError(f"seed must be a non-negative int, got {seed!r}")
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+    return torch.Generator().manual_seed(seed)
+
+
+def get_device(prefer: str | None = None) -> torch.device:
+    """CUDA when present, else the CPU. ``prefer`` ('cpu', 'cuda') overrides the choice.
+
+    The environment variable ``COURSE_DEVICE`` also overrides it (e.g. ``COURSE_DEVICE=cpu``).
+    """
+    choice = prefer or os.environ.get("COURSE_DEVICE")
+    if choice is not None:
+        if choice not in ("cpu", "cuda") and not choice.startswith("cuda:"):
+            raise ValueError(f"prefer must be 'cpu', 'cuda' or 'cuda:N', got {choice!r}")
+        if choice.startswith("cuda") and not torch.cuda.is_available():
+            raise ValueError(f"device {choice!r} was asked for but CUDA is not available")
+        return torch.device(choice)
+    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+def in_colab() -> bool:
+    """True inside Google Colab."""
+    return "google.colab" in sys.modules or "COLAB_RELEASE_TAG" in os.environ
+
+
+def in_ci() -> bool:
+    """True in a test run (CI or ``make test``), where no front end draws widgets."""
+    return os.environ.get("CI", "").lower() in ("1", "true") or "PYTEST_CURRENT_TEST" in os.environ
+
+
+def progress_disabled() -> bool:
+    """Progress bars are off when ``TQDM_DISABLE`` is set (CI sets it so outputs stay stable)."""
+    return os.environ.get("TQDM_DISABLE", "").lower() in ("1", "true", "yes")
+
+
+def quiet_libraries() -> None:
+    """Silence the warnings and progress bars of transformers (they break nbval's comparisons)."""
+    os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    try:
+        from transformers.utils import logging as hf_logging
+
+        hf_logging.set_verbosity_error()
+        hf_logging.disable_progress_bar()
+    except Exception:  # pragma: no cover - transformers always has these
+        pass

@@ -1,0 +1,225 @@
+"""Supervised fine-tuning: the loss L_SFT and a plain training loop.
+
+    L_SFT(theta) = - sum_{t=1}^{L} log pi_theta(y_t | x, y_<t)
+
+summed over the response tokens y_1..y_L only (the prompt x is given, not imitated) and, as in
+every implementation, averaged over all response tokens of the batch.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import random
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from tqdm.auto import tqdm
+from transformers import PreTrainedModel, PreTrainedTokenizerFast
+
+from . import world as W
+from .settings import get_device, progress_disabled, set_seed
+
+
+def sft_loss(logits: torch.Tensor, labels: torch.Tensor, loss_mask: torch.Tensor) -> torch.Tensor:
+    """Mean of -log pi(y_t | x, y_<t) over the response tokens of a batch (eq. L_SFT).
+
+    Args:
+        logits: (B, T, V) the model's logits for the whole sequence (prompt + response).
+        labels: (B, T) the token ids of that sequence.
+        loss_mask: (B, T) 1 on response tokens (the ones to imitate), 0 on prompt and padding.
+
+    The logits at position t predict token t + 1, so the function shifts internally: it compares
+    ``logits[:, :-1]`` with ``labels[:, 1:]`` under ``loss_mask[:, 1:]``. The result equals the
+    model's own loss with ``labels`` set to -100 outside the response.
+    """
+    if not isinstance(logits, torch.Tensor) or logits.dim() != 3:
+        raise ValueError(f"logits must be a (B, T, V) tensor, got shape "
+                         f"{tuple(getattr(logits, 'shape', ()))}")
+    if not logits.is_floating_point():
+        raise ValueError(f"logits must be a floating-point tensor, got dtype {logits.dtype}")
+    if not isinstance(labels, torch.Tensor) or labels.shape != logits.shape[:2]:
+        raise ValueError(f"labels must have shape (B, T) = {tuple(logits.shape[:2])}, got "
+                         f"{tuple(getattr(labels, 'shape', ()))}")
+    if labels.is_floating_point():
+        raise ValueError(f"labels must hold integer token ids, got dtype {labels.dtype}")
+    if not isinstance(loss_mask, torch.Tensor) or loss_mask.shape != labels.shape:
+        raise ValueError(f"loss_mask must have the same shape as labels {tuple(labels.shape)}, "
+                         f"got {tuple(getattr(loss_mask, 'shape', ()))}")
+    if logits.shape[1] < 2:
+        raise ValueError(f"sequences must have at least 2 tokens (a prompt token and a response "
+                         f"token), got T = {logits.shape[1]}")
+    if loss_mask.is_complex() or (loss_mask.is_floating_point()
+                                  and bool(((loss_mask != 0) & (loss_mask != 1)).any())):
+        raise ValueError("loss_mask must hold only 0 and 1 (bool, int or float)")
+    mask = loss_mask[:, 1:].to(logits.dtype)  # (B, T-1): is token t+1 a response token?
+    if mask.sum() == 0:
+        raise ValueError("loss_mask selects no response token (after the shift): nothing to learn")
+    logp = F.log_softmax(logits[:, :-1], dim=-1)  # (B, T-1, V) predictions of tokens 1..T-1
+    token_logp = logp.gather(-1, labels[:, 1:, None]).squeeze(-1)  # (B, T-1) log pi(y_t | ...)
+    return -(token_logp * mask).sum() / mask.sum()  # eq. L_SFT, averaged over response tokens
+
+
+def response_token_nll(logits: torch.Tensor, input_ids: torch.Tensor,
+                       n_prompt: int) -> torch.Tensor:
+    """-log pi(y_t | x, y_<t) for each response token of ONE sequence: shape (T - n_prompt,).
+
+    Args:
+        logits: (T, V) the model's logits for the sequence ``x + y`` (prompt, then response).
+        input_ids: (T,) the token ids of that sequence.
+        n_prompt: number of prompt tokens (``<bos>`` included); the rest is the response.
+
+    The terms of eq. L_SFT one by one: their sum is L_SFT of this example, their mean the
+    per-token loss :func:`sft_loss` reports.
+    """
+    if logits.dim() != 2 or input_ids.dim() != 1 or logits.shape[0] != input_ids.shape[0]:
+        raise ValueError(f"expected logits (T, V) and input_ids (T,), got "
+                         f"{tuple(logits.shape)} and {tuple(input_ids.shape)}")
+    if not 1 <= n_prompt < input_ids.shape[0]:
+        raise ValueError(f"n_prompt must be in [1, T - 1] = [1, {input_ids.shape[0] - 1}], "
+                         f"got {n_prompt}")
+    logp = F.log_softmax(logits[n_prompt - 1:-1].float(), dim=-1)  # (L, V): predict y_1..y_L
+    return -logp.gather(-1, input_ids[n_prompt:, None]).squeeze(-1)  # (L,)
+
+
+@torch.no_grad()
+def token_table(model: PreTrainedModel, tokenizer: PreTrainedTokenizerFast, prompt: str,
+                response: str) -> list[tuple[str, float, float]]:
+    """Rows ``(token, pi(y_t | x, y_<t), -log pi(y_t | x, y_<t))`` for each response token.
+
+    The response is tokenized as in SFT: its words, then ``<eos>`` (the model also learns to stop).
+    """
+    batch = make_sft_batch(tokenizer, [(prompt, response)], next(model.parameters()).device)
+    ids = batch["input_ids"][0]  # (T,)
+    n_prompt = int((batch["loss_mask"][0] == 0).sum())
+    logits = model(input_ids=batch["input_ids"]).logits[0]  # (T, V)
+    nll = response_token_nll(logits, ids, n_prompt).cpu()  # (L,)
+    tokens = tokenizer.convert_ids_to_tokens(ids[n_prompt:].tolist())
+    return [(tok, float(torch.exp(-v)), float(v)) for tok, v in zip(tokens, nll)]
+
+
+def make_sft_batch(tokenizer: PreTrainedTokenizerFast, examples: Sequence[tuple[str, str]],
+                   device: torch.device | str = "cpu") -> dict[str, torch.Tensor]:
+    """Right-padded ``<bos> prompt response <eos>`` with a loss mask on ``response <eos>``."""
+    if not examples:
+        raise ValueError("examples must not be empty")
+    rows, masks = [], []
+    for prompt, response in examples:
+        p = tokenizer(prompt)["input_ids"]  # starts with <bos>
+        r = tokenizer(response, add_special_tokens=False)["input_ids"] + [tokenizer.eos_token_id]
+        rows.append(p + r)
+        masks.append([0] * len(p) + [1] * len(r))
+    T = max(map(len, rows))
+    input_ids = torch.full((len(rows), T), tokenizer.pad_token_id, dtype=torch.long)
+    attention_mask = torch.zeros((len(rows), T), dtype=torch.long)
+    loss_mask = torch.zeros((len(rows), T), dtype=torch.long)
+    for i, (row, m) in enumerate(zip(rows, masks)):
+        input_ids[i, :len(row)] = torch.tensor(row)
+        attention_mask[i, :len(row)] = 1
+        loss_mask[i, :len(row)] = torch.tensor(m)
+    return {"input_ids": input_ids.to(device), "attention_mask": attention_mask.to(device),
+            "loss_mask": loss_mask.to(device)}
+
+
+@dataclass(frozen=True)
+class SFTConfig:
+    """How the SFT model is trained from the base model."""
+
+    steps: int = 500  # optimizer steps
+    batch_size: int = 64  # demonstrations per step
+    lr: float = 3e-4  # AdamW learning rate (constant)
+    seed: int = 0  # seeds the demonstrations drawn each step
+
+
+def train_sft(model: PreTrainedModel, tokenizer: PreTrainedTokenizerFast,
+              examples: Callable[[random.Random], tuple[str, str]] | Sequence[tuple[str, str]],
+              config: SFTConfig | None = None,
+              on_step: Callable[[dict[str, float]], None] | None = None,
+              progress: bool = True) -> list[dict[str, float]]:
+    """Fine-tune ``model`` in place on demonstrations; return the history of metrics.
+
+    ``examples`` is either a list of ``(prompt, response)`` pairs (sampled with replacement) or a
+    function ``rng -> (prompt, response)`` that draws a fresh one. Ctrl-C stops training cleanly:
+    the model keeps the weights of the last finished step and the history is returned.
+    """
+    config = config or SFTConfig()
+    if config.steps <= 0 or config.batch_size <= 0 or not config.lr > 0:
+        raise ValueError(f"steps, batch_size and lr must be positive, got {config}")
+    if not callable(examples) and len(examples) == 0:
+        raise ValueError("examples must be a non-empty list of (prompt, response) pairs")
+    rng = random.Random(config.seed)
+    draw = examples if callable(examples) else (lambda r: r.choice(examples))
+    device = next(model.parameters()).device
+    opt = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=0.0)
+    model.train()
+    history: list[dict[str, float]] = []
+    bar = tqdm(range(config.steps), desc="SFT", disable=not progress or progress_disabled())
+    try:
+        for step in bar:
+            batch = make_sft_batch(tokenizer, [draw(rng) for _ in range(config.batch_size)],
+                                   device)
+            logits = model(input_ids=batch["input_ids"],
+                           attention_mask=batch["attention_mask"]).logits  # (B, T, V)
+            loss = sft_loss(logits, batch["input_ids"], batch["loss_mask"])
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            metrics = {"step": step, "loss": loss.item()}
+            history.append(metrics)
+            if on_step is not None:
+                on_step(metrics)
+            bar.set_postfix(loss=f"{metrics['loss']:.3f}")
+    except KeyboardInterrupt:
+        print(f"SFT interrupted after {len(history)} steps; the model keeps its weights.")
+    finally:
+        model.eval()
+    return history
+
+
+# --- the course's SFT model, trained on demand and cached --------------------------------------
+
+def _cache_dir() -> Path:
+    return Path(os.environ.get("COURSE_CACHE", Path.home() / ".cache" / "course_lib"))
+
+
+def load_sft_model(config: SFTConfig | None = None, mix: W.AnnotatorMix | None = None,
+                   device: str | torch.device | None = None, progress: bool = True,
+                   on_step: Callable[[dict[str, float]], None] | None = None):
+    """The course's SFT model: the base model fine-tuned on the annotators' demonstrations.
+
+    Trained deterministically on the CPU the first time (about a minute on two cores), then
+    loaded from a local cache (``$COURSE_CACHE`` or ``~/.cache/course_lib``). Offline either way.
+    ``on_step`` sees the metrics of every training step: live while it trains, or replayed from
+    the cached history (``history.json`` next to the weights) when it loads, so a
+    :class:`~course_lib.widgets.TrainingMonitor` shows the same curve either way.
+    """
+    from .models import BASE_MODEL_DIR, load_base_model, load_model, save_model
+
+    config, mix = config or SFTConfig(), mix or W.AnnotatorMix()
+    weights = (BASE_MODEL_DIR / "model.safetensors").read_bytes()
+    key = hashlib.sha256(json.dumps([asdict(config), asdict(mix)]).encode() + weights)
+    path = _cache_dir() / f"sft-{key.hexdigest()[:16]}"
+    if not (path / "model.safetensors").is_file():
+        set_seed(config.seed)
+        model, tokenizer = load_base_model(device="cpu")
+        world = W.default_world()
+        history = train_sft(model, tokenizer, lambda rng: W.sft_example(world, rng, mix), config,
+                            on_step=on_step, progress=progress)
+        if len(history) < config.steps:  # interrupted: do not cache a half-trained model
+            return model.to(device if device is not None else get_device()).eval(), tokenizer
+        save_model(model, tokenizer, path)
+        (path / "history.json").write_text(json.dumps(history))
+    elif on_step is not None:
+        for metrics in sft_history(path):
+            on_step(metrics)
+    return load_model(path, device=device)
+
+
+def sft_history(path: str | Path) -> list[dict[str, float]]:
+    """The training history cached next to an SFT model (``[]`` when there is none)."""
+    file = Path(path) / "history.json"
+    return json.loads(file.read_text()) if file.is_file() else []

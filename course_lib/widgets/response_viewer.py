@@ -1,0 +1,170 @@
+"""ResponseViewer: sample responses to a prompt and see each token shaded by its probability."""
+
+from __future__ import annotations
+
+import html
+import math
+from collections.abc import Callable, Sequence
+
+import torch
+
+from .. import world as W
+from ..sampling import Rollout, sample
+from .common import display_widget_or_static
+
+# --- shaded tokens ------------------------------------------------------------------------------
+
+def tokens_html(tokens: Sequence[str], probs: Sequence[float]) -> str:
+    """HTML of tokens on a background whose strength is the probability the model gave them.
+
+    Pale = the model found the token unlikely; deep green = it was nearly certain.
+    """
+    if len(tokens) != len(probs):
+        raise ValueError(f"tokens and probs must have the same length, "
+                         f"got {len(tokens)} and {len(probs)}")
+    spans = []
+    for tok, p in zip(tokens, probs):
+        if not 0.0 <= float(p) <= 1.0 + 1e-6:
+            raise ValueError(f"probs must lie in [0, 1], got {p}")
+        alpha = 0.08 + 0.77 * float(p)
+        spans.append(
+            f'<span title="p = {float(p):.3f}" style="background: rgba(46, 160, 67, {alpha:.2f});'
+            f' padding: 1px 3px; margin: 1px; border-radius: 3px; font-family: monospace;">'
+            f"{html.escape(tok)}</span>")
+    return "".join(spans)
+
+
+def rollout_rows(tokenizer, rollout: Rollout) -> list[tuple[list[str], list[float]]]:
+    """Per response: its tokens (``<eos>`` shown as ⏎) and the probability of each."""
+    rows = []
+    for ids, mask, lps in zip(rollout.response_ids, rollout.response_mask, rollout.logprobs):
+        n = int(mask.sum())
+        toks = tokenizer.convert_ids_to_tokens(ids[:n].tolist())
+        toks = ["⏎" if t == tokenizer.eos_token else t for t in toks]
+        rows.append((toks, lps[:n].exp().tolist()))
+    return rows
+
+
+# --- ResponseViewer -------------------------------------------------------------------------------
+
+RewardFn = Callable[[str, str], float]
+
+
+class ResponseViewer:
+    """Sample responses to a prompt and look at them token by token.
+
+    Args:
+        model, tokenizer: the policy to sample from.
+        prompts: the prompts offered in the drop-down (the first is shown first); a student can
+            also type their own.
+        reward_fn: optional ``reward_fn(prompt, response) -> float`` shown next to each response.
+        temperature: initial sampling temperature (> 0).
+        n_samples: initial number of responses per press of "Sample" (1-32).
+        max_new_tokens: longest response.
+        other: optional ``(model, label)`` of a second policy sampled on the same prompt, shown
+            side by side (e.g. the SFT model next to the RL model).
+        label: the name shown above the first policy's responses.
+        seed: seeds the first draw, so a notebook shows the same responses every run.
+    """
+
+    def __init__(self, model, tokenizer, prompts: Sequence[str] | str,
+                 reward_fn: RewardFn | None = None, temperature: float = 1.0, n_samples: int = 4,
+                 max_new_tokens: int = 12, other: tuple | None = None, label: str = "policy",
+                 seed: int = 0):
+        if isinstance(prompts, str):
+            prompts = [prompts]
+        if not prompts or not all(isinstance(p, str) and p.strip() for p in prompts):
+            raise ValueError("prompts must be a non-empty list of non-empty strings")
+        if not isinstance(temperature, (int, float)) or not 0 < temperature <= 5:
+            raise ValueError(f"temperature must be in (0, 5], got {temperature!r}")
+        if not isinstance(n_samples, int) or not 1 <= n_samples <= 32:
+            raise ValueError(f"n_samples must be an int from 1 to 32, got {n_samples!r}")
+        if reward_fn is not None and not callable(reward_fn):
+            raise ValueError("reward_fn must be a function (prompt, response) -> float, or None")
+        if other is not None and (not isinstance(other, tuple) or len(other) != 2):
+            raise ValueError("other must be a tuple (model, label), or None")
+        self.policies = [(model, label)] + ([other] if other is not None else [])
+        self.tokenizer, self.reward_fn = tokenizer, reward_fn
+        self.prompts, self.max_new_tokens = list(prompts), max_new_tokens
+        self.generator = torch.Generator().manual_seed(seed)
+        self.n_presses = 0
+        self._build(temperature, n_samples)
+
+    # the widget parts ---------------------------------------------------------------------------
+    def _build(self, temperature: float, n_samples: int) -> None:
+        import ipywidgets as w
+
+        self.prompt = w.Combobox(value=self.prompts[0], options=self.prompts,
+                                 description="prompt", ensure_option=False,
+                                 layout=w.Layout(width="95%"))
+        self.temperature = w.FloatSlider(value=float(temperature), min=0.1, max=2.0, step=0.1,
+                                         description="temperature", continuous_update=False)
+        self.n_samples = w.IntSlider(value=n_samples, min=1, max=32, description="samples",
+                                     continuous_update=False)
+        self.button = w.Button(description="Sample", button_style="primary", icon="random")
+        self.output = w.HTML()
+        self.button.on_click(lambda _: self.resample())
+        self.widget = w.VBox([self.prompt, w.HBox([self.temperature, self.n_samples,
+                                                   self.button]), self.output])
+        self.resample()
+
+    def resample(self) -> str:
+        """Draw fresh responses for the current prompt and settings; return the HTML shown."""
+        prompt = self.prompt.value.strip()
+        if not prompt:
+            self.output.value = "<b>Type a prompt first.</b>"
+            return self.output.value
+        self.n_presses += 1
+        columns = []
+        for model, label in self.policies:
+            try:
+                rollout = sample(model, self.tokenizer, [prompt] * self.n_samples.value,
+                                 max_new_tokens=self.max_new_tokens,
+                                 temperature=self.temperature.value, generator=self.generator)
+            except ValueError as err:  # e.g. a prompt longer than the model can read
+                self.output.value = f"<b>Cannot sample:</b> {html.escape(str(err))}"
+                return self.output.value
+            columns.append(self._column(label, prompt, rollout))
+        self.output.value = ('<div style="display: flex; gap: 24px;">'
+                             + "".join(columns) + "</div>")
+        return self.output.value
+
+    def _column(self, label: str, prompt: str, rollout: Rollout) -> str:
+        lines = [f"<h4 style='margin: 4px 0'>{html.escape(label)}</h4>",
+                 f"<div style='color: #555'>{html.escape(prompt)}</div><ol>"]
+        rewards = []
+        for (toks, probs), text in zip(rollout_rows(self.tokenizer, rollout), rollout.texts):
+            extra = ""
+            if self.reward_fn is not None:
+                r = float(self.reward_fn(prompt, text))
+                rewards.append(r)
+                extra = f" <b>r = {r:+.2f}</b>"
+            lines.append(f"<li>{tokens_html(toks, probs)}{extra}</li>")
+        lines.append("</ol>")
+        styles = [W.parse_response(t).style for t in rollout.texts]
+        summary = ", ".join(f"{s} {styles.count(s) / len(styles):.0%}"
+                            for s in ("confident", "hedged", "abstain", "invalid")
+                            if styles.count(s))
+        if rewards:
+            summary += f"; mean reward {sum(rewards) / len(rewards):+.2f}"
+        lines.append(f"<div><i>{summary}</i></div>")
+        return "<div>" + "".join(lines) + "</div>"
+
+    def _ipython_display_(self) -> None:
+        display_widget_or_static(self.widget, lambda: self.output.value)
+
+
+def probability_table(model, tokenizer, prompt: str, k: int = 8) -> list[tuple[str, float]]:
+    """The ``k`` most likely next tokens after ``prompt`` with their probabilities."""
+    from .sampling import encode_prompts, positions
+
+    if not isinstance(k, int) or k <= 0:
+        raise ValueError(f"k must be a positive int, got {k!r}")
+    device = next(model.parameters()).device
+    ids, mask = encode_prompts(tokenizer, [prompt], model.config.n_positions, device)
+    with torch.no_grad():
+        logits = model(input_ids=ids, attention_mask=mask, position_ids=positions(mask)).logits
+    probs = logits[0, -1].float().softmax(-1)
+    top = torch.topk(probs, min(k, probs.numel()))
+    return [(tokenizer.convert_ids_to_tokens(int(i)), float(p))
+            for p, i in zip(top.values, top.indices) if not math.isnan(float(p))]

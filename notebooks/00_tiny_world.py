@@ -1,0 +1,279 @@
+# %% [markdown]
+# [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/why-rl/course/blob/main/notebooks/00_tiny_world.ipynb)
+#
+# # Lesson 00 - The tiny world: a base model that has read the whole internet
+#
+# > *Take a base model that has read most of the internet and you have something that can
+# > continue text but cannot reliably answer anything.*
+# > (S. Roy, *Why Language Models Need Reinforcement Learning*)
+#
+# Every claim of the essay this course teaches can be **measured**, in minutes, on a laptop, if
+# we own the whole world the model lives in. So the course ships one: a few hundred invented
+# countries with invented capitals, an "internet" of text about them, and a tiny GPT-2 that has
+# read all of it.
+#
+# **In this lesson you will**
+# 1. meet the world: which facts its internet states, and which it never does;
+# 2. look at the tokenizer and the base model (a real `transformers` GPT-2 of about 0.9M
+#    parameters);
+# 3. measure that the base model *knows* the facts it has read, and cannot know the others;
+# 4. measure that it still does not *answer questions*: it continues text;
+# 5. see sampling, temperature and per-token probabilities, and play with them in a widget.
+
+# %% tags=["colab"]
+# Set-up. In Google Colab this installs the course's helper library (and keeps Colab's own
+# torch, transformers and ipywidgets); anywhere else it does nothing.
+import sys
+
+if "google.colab" in sys.modules:
+    import subprocess
+
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q",
+                    "course_lib @ git+https://github.com/why-rl/course"], check=True)
+
+# %%
+import time
+
+import matplotlib.pyplot as plt
+import torch
+
+import course_lib
+from course_lib import world as W
+from course_lib.evaluation import answer_accuracy, fact_recall
+from course_lib.widgets import ResponseViewer, probability_table, tokens_html
+
+course_lib.set_seed(0)
+device = course_lib.get_device()
+print("device:", device)
+
+# %% [markdown]
+# ## 1. The world
+#
+# The world is a pure function of a seed: `W.default_world()` builds the same 300 countries on
+# every machine. Each country is **known** (the internet states its capital, in several
+# phrasings) or **unknown** (the internet mentions the country, but never its capital). The
+# countries are dealt into three disjoint groups: `sft` (used for fine-tuning in lessons 01-02),
+# `rl` (used for reinforcement learning in lesson 05) and `test` (held out, used only to
+# measure).
+
+# %%
+world = W.default_world()
+print(f"{len(world.entities)} countries, {len(world.select(known=True))} known, "
+      f"{len(world.select(known=False))} unknown")
+for split in W.SPLITS:
+    print(f"  {split:>4}: {len(world.select(split, known=True)):3d} known, "
+          f"{len(world.select(split, known=False)):3d} unknown")
+for e in world.entities[:6]:
+    print(f"  {e.country:>12} -> {e.capital:<12} known={e.known!s:<5} split={e.split}")
+
+# %% [markdown]
+# ## 2. Its internet
+#
+# The pretraining corpus is an endless stream of short documents, each a few sentences: facts
+# about known countries in four phrasings, unrelated sentences about every country (their food,
+# flags, rivers), some filler, and sums of two-digit numbers. Here are a few documents:
+
+# %%
+import random
+
+rng = random.Random(0)
+for _ in range(6):
+    print("-", W.corpus_document(world, rng))
+
+# %% [markdown]
+# How often does the internet state each capital? Count it on 20,000 documents: a known
+# country's capital is stated again and again; an unknown country's capital never appears,
+# although the country itself is mentioned as often.
+
+# %%
+docs = [W.corpus_document(world, rng) for _ in range(20_000)]
+text = " ".join(docs)
+known, unknown = world.select(known=True), world.select(known=False)
+mentions_known = sum(text.count(e.country) for e in known) / len(known)
+mentions_unknown = sum(text.count(e.country) for e in unknown) / len(unknown)
+capital_known = sum(text.count(e.capital) for e in known) / len(known)
+capital_unknown = sum(text.count(e.capital) for e in unknown) / len(unknown)
+print(f"mentions per country:  known {mentions_known:.1f}, unknown {mentions_unknown:.1f}")
+print(f"capital stated:        known {capital_known:.1f}, unknown {capital_unknown:.1f}")
+assert capital_unknown == 0 and capital_known > 5
+
+# %% [markdown]
+# ## 3. The tokenizer and the model
+#
+# The tokenizer is word-level: every word of the world is one token, punctuation is its own
+# token, and digits are single tokens (so `68` is `6 8`, and the model adds digit by digit). It is
+# built with the `tokenizers` library and wrapped as a Hugging Face `PreTrainedTokenizerFast`.
+# The model is a `transformers` `GPT2LMHeadModel`. Both load from files inside the package,
+# with no network.
+
+# %%
+t0 = time.time()
+model, tokenizer = course_lib.load_base_model()
+load_seconds = time.time() - t0
+n_params = sum(p.numel() for p in model.parameters())
+print(f"loaded in {load_seconds:.2f} s: {type(model).__name__} with {n_params:,} parameters, "
+      f"{len(tokenizer)} tokens in the vocabulary")
+example = "The capital of " + known[0].country + " is " + known[0].capital + "."
+ids = tokenizer(example)["input_ids"]
+print(ids)
+print(tokenizer.convert_ids_to_tokens(ids))
+assert load_seconds < 5 and 0.5e6 < n_params < 2e6
+
+# %% [markdown]
+# ## 4. The base model knows what it has read
+#
+# Ask in the corpus's own phrasing: does the model continue *"The capital of X is"* with X's
+# capital? We take its single most likely next token (greedy) for every country.
+
+# %%
+recall_known = fact_recall(model, tokenizer, known)
+recall_unknown = fact_recall(model, tokenizer, unknown)
+print(f"greedy recall, corpus phrasing: known {recall_known:.2f}, unknown {recall_unknown:.2f}")
+assert recall_known >= 0.95, recall_known
+assert recall_unknown <= 0.05, recall_unknown
+
+# %% [markdown]
+# It has memorised the capitals its internet states. It cannot know the others: their names
+# never appeared after *"The capital of X is"*. Nothing in these two numbers is surprising; what
+# matters is that from here on we can tell, for every question, whether the model *could*
+# know the answer.
+#
+# ## 5. ...but it does not answer questions
+#
+# Now ask a question, in the format an assistant would see. The base model has never seen a
+# question: it continues the text in whatever way resembles its internet.
+
+# %%
+questions = [W.question(e.country) for e in known]
+qa_accuracy = answer_accuracy(model, tokenizer, questions, [e.capital for e in known],
+                              greedy=True)
+print(f"greedy accuracy on questions about known countries: {qa_accuracy:.2f}")
+gen = torch.Generator().manual_seed(0)
+from course_lib.sampling import sample
+
+rollout = sample(model, tokenizer, questions[:5], temperature=1.0, generator=gen)
+for q, a in zip(rollout.prompts, rollout.texts):
+    print(f"{q!r:60} -> {a!r}")
+assert qa_accuracy <= 0.2, qa_accuracy
+
+# %% [markdown]
+# The model *has* the knowledge (section 4) but does not use it to answer: it continues the
+# text. Turning this text-continuer into something that answers is the job of supervised
+# fine-tuning, the subject of lesson 01.
+#
+# ## 6. Sampling and temperature
+#
+# A language model is a distribution over the next token, $\pi_\theta(y_t \mid x, y_{<t})$.
+# Generating text means drawing a token from it, appending it, and drawing again. The
+# **temperature** $T$ reshapes the distribution before drawing:
+#
+# $$p_T(v) = \frac{\exp(z_v / T)}{\sum_{u} \exp(z_u / T)}$$
+#
+# where $z$ are the model's logits. $T < 1$ sharpens it toward the most likely token (as
+# $T \to 0$, sampling becomes greedy decoding); $T > 1$ flattens it.
+
+# %%
+prompt = W.CORPUS_PROMPT.format(country=known[1].country)
+for tok, p in probability_table(model, tokenizer, prompt, k=5):
+    print(f"{tok:>14}  {p:.3f}")
+
+# %%
+from course_lib.sampling import encode_prompts, positions
+
+ids, mask = encode_prompts(tokenizer, ["People in " + known[1].country + " like"], 60)
+with torch.no_grad():
+    logits = model(input_ids=ids, attention_mask=mask, position_ids=positions(mask)).logits[0, -1]
+top = torch.topk(logits, 8).indices
+labels = tokenizer.convert_ids_to_tokens(top.tolist())
+fig, ax = plt.subplots(figsize=(8, 3))
+entropies = {}
+for i, T in enumerate([0.5, 1.0, 2.0]):
+    probs = torch.softmax(logits / T, dim=-1)
+    entropies[T] = float(-(probs * probs.log()).sum())
+    ax.bar([x + 0.27 * (i - 1) for x in range(8)], probs[top].tolist(), width=0.27,
+           label=f"T = {T} (entropy {entropies[T]:.2f} nats)")
+ax.set_xticks(range(8), labels, rotation=30)
+ax.set_ylabel("probability")
+ax.set_title("Next token after 'People in ... like': temperature reshapes the distribution")
+ax.legend()
+plt.show()
+assert entropies[0.5] < entropies[1.0] < entropies[2.0]
+
+# %% [markdown]
+# ## 7. Per-token probabilities
+#
+# Every sampled token comes with the probability the model gave it. Shading each token by that
+# probability shows where the model was sure (deep green) and where it was guessing (pale).
+# Sampling returns a `Rollout` with these log-probabilities; every RL lesson builds on it.
+
+# %%
+from IPython.display import HTML, display
+
+from course_lib.widgets import rollout_rows
+
+rollout = sample(model, tokenizer, [W.CORPUS_PROMPT.format(country=e.country)
+                                    for e in known[:3] + unknown[:3]],
+                 generator=torch.Generator().manual_seed(1))
+rows = rollout_rows(tokenizer, rollout)
+display(HTML("<br>".join(f"<code>{p}</code> {tokens_html(t, q)}"
+                         for p, (t, q) in zip(rollout.prompts, rows))))
+first_token_p_known = [q[0] for _, q in rows[:3]]
+first_token_p_unknown = [q[0] for _, q in rows[3:]]
+print("probability of the first sampled token, known:", [f"{p:.2f}" for p in first_token_p_known])
+print("                                      unknown:", [f"{p:.2f}" for p in first_token_p_unknown])
+
+# %% [markdown]
+# On known countries the capital comes out with high probability. On unknown countries the
+# model spreads its probability over many capitals and draws one: the first sign of what
+# lesson 02 calls hallucination.
+#
+# ## 8. Try it yourself
+#
+# Pick a prompt (or type your own, using words of the world), set the temperature and the
+# number of samples, and press **Sample**. Try a known country, an unknown one, a question, and
+# a sum like `47 + 35 =`.
+
+# %%
+viewer = ResponseViewer(
+    model, tokenizer,
+    prompts=[W.CORPUS_PROMPT.format(country=known[2].country),
+             W.CORPUS_PROMPT.format(country=unknown[2].country),
+             W.question(known[2].country), "47 + 35 ="],
+    temperature=1.0, n_samples=5)
+viewer
+
+# %% [markdown]
+# ## 9. The second world: sums
+#
+# The internet also contains sums of two-digit numbers, 80% of all pairs; the other 20% are
+# held out. The base model learned to add from the examples it read, and it carries that over
+# to sums it never saw (in the corpus's own form, "a + b =").
+
+# %%
+from course_lib.evaluation import addition_accuracy
+
+heldout = W.addition_problems("test")[:300]
+add_heldout = addition_accuracy(model, tokenizer, heldout, greedy=True, corpus_format=True)
+add_question = addition_accuracy(model, tokenizer, heldout, greedy=True)
+print(f"held-out sums, corpus form 'a + b =': {add_heldout:.2f}")
+print(f"held-out sums, as questions:          {add_question:.2f}")
+
+# %% [markdown]
+# ## What you saw
+#
+# The numbers below are the ones measured in this run.
+
+# %%
+print(f"""- The internet of the tiny world states each known capital about {capital_known:.0f} times
+  in 20,000 documents, and never an unknown one.
+- The base model ({n_params:,} parameters, loaded in {load_seconds:.1f} s) completes
+  "The capital of X is" correctly for {recall_known:.0%} of known countries and
+  {recall_unknown:.0%} of unknown ones: it knows exactly what it has read.
+- Asked a question, it answers correctly only {qa_accuracy:.0%} of the time: it continues text.
+- Temperature reshapes the next-token distribution: entropy {entropies[0.5]:.2f} nats at
+  T = 0.5, {entropies[1.0]:.2f} at T = 1 and {entropies[2.0]:.2f} at T = 2.
+- It adds held-out sums correctly {add_heldout:.0%} of the time in the corpus's form.""")
+
+# %% [markdown]
+# Next: **lesson 01** teaches the model to answer with supervised fine-tuning, and computes
+# its loss, $\mathcal{L}_\text{SFT}$, by hand.

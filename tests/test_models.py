@@ -1,0 +1,66 @@
+"""The shipped base model: offline, fast to load, small, and it knows exactly what it read."""
+
+import time
+
+import pytest
+import torch
+
+import course_lib
+from course_lib.evaluation import base_model_report
+from course_lib.models import BASE_MODEL_DIR, build_model, load_model, save_model
+
+
+def test_load_base_model_offline_and_fast():
+    t0 = time.time()
+    model, tokenizer = course_lib.load_base_model(device="cpu")
+    assert time.time() - t0 < 5
+    assert not model.training
+    assert 0.5e6 < sum(p.numel() for p in model.parameters()) < 2e6
+    assert model.config.vocab_size == len(tokenizer)
+
+
+def test_shipped_assets_are_small_safetensors():
+    files = list(BASE_MODEL_DIR.iterdir())
+    assert sum(f.stat().st_size for f in files) < 10 * 2**20
+    assert not [f for f in files if f.suffix in (".bin", ".pt", ".pkl", ".pth")]
+    assert (BASE_MODEL_DIR / "model.safetensors").is_file()
+
+
+def test_base_model_knows_what_it_read_and_does_not_answer():
+    model, tokenizer = course_lib.load_base_model(device="cpu")
+    report = base_model_report(model, tokenizer)
+    assert report["recall_known (corpus phrasing, greedy)"] >= 0.95
+    assert report["recall_unknown (corpus phrasing, greedy)"] <= 0.05
+    assert report["qa_accuracy_known (question format, greedy)"] <= 0.2
+
+
+def test_interrupted_save_keeps_the_old_model(tmp_path, monkeypatch):
+    model, tokenizer = course_lib.load_base_model(device="cpu")
+    target = tmp_path / "m"
+    save_model(model, tokenizer, target)
+    before = (target / "model.safetensors").read_bytes()
+    fresh = build_model(tokenizer, seed=1)
+
+    def boom(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(type(tokenizer), "save_pretrained", boom)
+    with pytest.raises(KeyboardInterrupt):
+        save_model(fresh, tokenizer, target)
+    assert (target / "model.safetensors").read_bytes() == before
+    assert [p.name for p in tmp_path.iterdir()] == ["m"]  # no half-written folder left
+
+
+def test_missing_assets_give_a_clear_error(tmp_path):
+    with pytest.raises(FileNotFoundError, match="course_lib.pretrain"):
+        load_model(tmp_path)
+
+
+def test_device_choice():
+    assert course_lib.get_device("cpu") == torch.device("cpu")
+    with pytest.raises(ValueError, match="prefer"):
+        course_lib.get_device("tpu")
+    if not torch.cuda.is_available():
+        assert course_lib.get_device() == torch.device("cpu")
+        with pytest.raises(ValueError, match="CUDA is not available"):
+            course_lib.get_device("cuda")

@@ -1,0 +1,73 @@
+"""Sampling: log-probs equal a fresh forward pass, seeds reproduce, bad input is named."""
+
+import pytest
+import torch
+
+import course_lib
+from course_lib import world as W
+from course_lib.sampling import sample, sequence_logprobs
+
+
+@pytest.fixture(scope="module")
+def base():
+    return course_lib.load_base_model(device="cpu")
+
+
+def test_logprobs_match_a_fresh_forward_pass(base):
+    model, tok = base
+    world = W.default_world()
+    # prompts of different lengths (left padding) and responses that end at different steps
+    prompts = [W.question(e.country) for e in world.entities[:4]] + [
+        "12 + 34 =", "The capital of " + world.entities[5].country + " is", "People in Riland"]
+    r = sample(model, tok, prompts, max_new_tokens=12, generator=torch.Generator().manual_seed(0))
+    assert r.prompt_mask[:, 0].min() == 0  # some rows are left-padded
+    lengths = r.lengths.tolist()
+    assert min(lengths) < r.response_ids.shape[1]  # some rows ended early with <eos>
+    fresh = sequence_logprobs(model, r)
+    assert torch.allclose(fresh, r.logprobs, atol=1e-4)
+    # the mask covers the response up to and including <eos>, and nothing after it
+    for ids, n in zip(r.response_ids, lengths):
+        if n < len(ids):
+            assert ids[n - 1] == tok.eos_token_id and (ids[n:] == tok.pad_token_id).all()
+
+
+def test_logprobs_match_at_another_temperature(base):
+    model, tok = base
+    r = sample(model, tok, ["12 + 34 =", "People in"], temperature=0.7,
+               generator=torch.Generator().manual_seed(3))
+    assert torch.allclose(sequence_logprobs(model, r), r.logprobs, atol=1e-4)
+
+
+def test_same_seed_same_samples(base):
+    model, tok = base
+    prompts = [W.question(e.country) for e in W.default_world().entities[:6]]
+    a = sample(model, tok, prompts, generator=torch.Generator().manual_seed(7))
+    b = sample(model, tok, prompts, generator=torch.Generator().manual_seed(7))
+    c = sample(model, tok, prompts, generator=torch.Generator().manual_seed(8))
+    assert a.texts == b.texts and torch.equal(a.response_ids, b.response_ids)
+    assert torch.equal(a.logprobs, b.logprobs)
+    assert a.texts != c.texts
+
+
+def test_greedy_ignores_the_generator(base):
+    model, tok = base
+    a = sample(model, tok, ["12 + 34 ="], greedy=True, generator=torch.Generator().manual_seed(1))
+    b = sample(model, tok, ["12 + 34 ="], greedy=True, generator=torch.Generator().manual_seed(2))
+    assert a.texts == b.texts and W.parse_response(a.texts[0]).answer == "46"
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    (dict(prompts=[]), "prompts must be a non-empty list"),
+    (dict(prompts=["ok", "  "]), r"prompts\[1\] must be a non-empty string"),
+    (dict(temperature=0), "temperature must be > 0"),
+    (dict(temperature=-1.0), "temperature must be > 0"),
+    (dict(max_new_tokens=0), "max_new_tokens must be a positive int"),
+    (dict(max_new_tokens=64), "max_new_tokens must be below the model's context"),
+    (dict(top_k=0), "top_k must be a positive int"),
+    (dict(prompts=["Riland " * 60]), r"prompts\[0\] is 61 tokens, longer than"),
+])
+def test_bad_input_is_named(base, kwargs, match):
+    model, tok = base
+    args = dict(prompts=["People in"]) | kwargs
+    with pytest.raises(ValueError, match=match):
+        sample(model, tok, **args)
