@@ -16,7 +16,7 @@ PIP_FILTER := { grep -v "is ignored: it is neither a file nor a directory" || tr
 
 # Notebook runs: offline, quiet, deterministic (tests/conftest.py sets the same for pytest).
 NB_ENV := COURSE_STATIC_WIDGETS=1 TQDM_DISABLE=1 TRANSFORMERS_VERBOSITY=error HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 \
-	MPLBACKEND=Agg PYTHONHASHSEED=0
+	MPLBACKEND=module://matplotlib_inline.backend_inline PYTHONHASHSEED=0
 NB_DIRS := $(wildcard notebooks solutions exercises)
 CELL_TIMEOUT ?= 300
 PYTEST_ARGS ?=
@@ -34,11 +34,19 @@ ifeq ($(shell id -u),0)
 ROOT_FLAG := --allow-root
 endif
 
-.PHONY: help venv lab test notebooks exercises bench constraints clean distclean
+# The headless widget tests run a second time under ipywidgets 7.7.1, the version Colab ships,
+# in their own small venv (course_lib and pytest only, the same pins otherwise).
+VENV77 ?= .venv-ipyw77
+PY77 := $(VENV77)/bin/python
+IPYWIDGETS77 := ipywidgets==7.7.1 widgetsnbextension==3.6.10 jupyterlab_widgets==1.1.11
+WIDGET_TESTS := $(wildcard tests/test_widgets_*.py tests/test_training_monitor.py tests/test_colab.py)
+
+.PHONY: help venv lab test test-widgets-77 notebooks exercises bench constraints clean distclean
 
 help:
 	@echo "make lab         install .[lab] into $(VENV) and start JupyterLab on notebooks/ (LAB_ARGS=...)"
 	@echo "make test        ruff, repository checks and unit tests, then run every notebook (nbval)"
+	@echo "make test-widgets-77  the widget unit tests under ipywidgets 7.7.1 (Colab's), in $(VENV77)"
 	@echo "make notebooks   rewrite each .ipynb from its paired .py (no outputs)"
 	@echo "make exercises   regenerate exercises/ from solutions/, then sync notebooks"
 	@echo "make bench       time every notebook and its kernel's peak memory (BENCH_ARGS=--only 05)"
@@ -72,9 +80,25 @@ test: $(VENV)/.installed-dev-$(HASH)
 	@echo "== repository checks and unit tests"
 	@if [ -z "$(CHROMIUM)" ]; then echo "SKIPPED browser tests: chromium not found"; fi
 	$(RUN) CHROMIUM_PATH="$(CHROMIUM)" python -m pytest $(BROWSER_SELECT) $(PYTEST_ARGS)
+	@$(MAKE) --no-print-directory test-widgets-77
 	@echo "== notebooks (one kernel per notebook, each code cell is a test)"
 	$(RUN) $(NB_ENV) python -m pytest -p tests.conftest --nbval-lax --nbval-current-env \
 		--nbval-cell-timeout=$(CELL_TIMEOUT) $(PYTEST_ARGS) $(NB_DIRS)
+
+$(VENV77)/.installed-$(HASH):
+	@echo "== installing course_lib with ipywidgets 7.7.1 into $(VENV77)"
+	rm -rf $(VENV77)
+	python3 -m venv $(VENV77)
+	grep -v -i -E '^(ipywidgets|jupyterlab_widgets|widgetsnbextension)==' constraints.txt \
+		> $(VENV77)/constraints.txt
+	$(PY77) -m pip install -q -c $(VENV77)/constraints.txt -e . pytest packaging \
+		$(IPYWIDGETS77) 2>&1 | $(PIP_FILTER)
+	touch $@
+
+test-widgets-77: $(VENV77)/.installed-$(HASH)
+	@echo "== widget unit tests under ipywidgets 7.7.1 (Colab's version)"
+	env PATH="$(CURDIR)/$(VENV77)/bin:$$PATH" COURSE_EXPECT_IPYWIDGETS=7.7.1 \
+		$(PY77) -m pytest -p no:cacheprovider $(PYTEST_ARGS) $(WIDGET_TESTS)
 
 notebooks: $(VENV)/.installed-lab-$(HASH)
 	$(RUN) python tools/sync_notebooks.py
@@ -99,4 +123,4 @@ clean:
 	rm -rf .pytest_cache .ruff_cache tests/artifacts benchmarks/results
 
 distclean: clean
-	rm -rf $(VENV)
+	rm -rf $(VENV) $(VENV77)

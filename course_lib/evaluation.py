@@ -48,7 +48,7 @@ def fact_recall(model, tokenizer, entities: Sequence[W.Entity]) -> float:
 
 def answer_accuracy(model, tokenizer, prompts: Sequence[str], truths: Sequence[str],
                     n_samples: int = 1, temperature: float = 1.0, greedy: bool = False,
-                    max_new_tokens: int = 12, seed: int = 0) -> float:
+                    max_new_tokens: int = 16, seed: int = 0) -> float:
     """Fraction of (sampled or greedy) responses whose parsed answer equals the truth."""
     if len(prompts) != len(truths) or not prompts:
         raise ValueError("prompts and truths must be non-empty and of the same length")

@@ -10,12 +10,22 @@ surrogate loss whose gradient is the batch average of that estimate, with a minu
 ``loss.backward(); optimizer.step()`` climbs J. With per-step rewards, :func:`rewards_to_go`
 gives each token only the rewards that come after it (eq. reward-to-go).
 
-The training loop of lesson 05 (``train_reinforce``) builds on these functions.
+:func:`train_reinforce` (lesson 05) is the whole algorithm on a language model, as one plain
+loop: sample responses, score them with a reward, subtract a baseline, take the REINFORCE loss
+(optionally with a KL penalty to a reference model), step, log.
 """
 
 from __future__ import annotations
 
+import math
+import random
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
 import torch
+import torch.nn.functional as F
+from tqdm.auto import tqdm
 
 Baseline = str | torch.Tensor | None  # None | "mean" | "loo" | a tensor shaped like the rewards
 
@@ -168,3 +178,233 @@ def reinforce_estimates(token_scores: torch.Tensor, step_rewards: torch.Tensor,
         weights = (R - b)[..., None] * m  # (M, n, T): the same weight on every token
     scores = token_scores[:M * n].view(M, n, mask.shape[1], -1)  # (M, n, T, P)
     return torch.einsum("mnt,mntp->mp", weights, scores) / n  # (M, P)
+
+
+# --- the training loop of lesson 05 ------------------------------------------------------------
+
+
+@dataclass
+class ReinforceConfig:
+    """Settings of :func:`train_reinforce`, one line each."""
+
+    steps: int = 200  # optimizer steps (one batch of fresh samples each)
+    batch_size: int = 16  # prompts drawn (with replacement) per step
+    samples_per_prompt: int = 4  # responses sampled per prompt: B = batch_size * samples_per_prompt
+    lr: float = 1e-4  # Adam learning rate (constant)
+    temperature: float = 1.0  # sampling temperature; log-probs are those of the sampled policy
+    baseline: str | None = "loo"  # None | "mean" | "loo", among the samples of the same prompt
+    beta: float = 0.0  # KL coefficient: the reward becomes r - beta * KL_i (0 = no penalty)
+    max_grad_norm: float | None = 1.0  # clip the gradient's global norm (None: no clipping)
+    max_new_tokens: int = 16  # longest response
+    seed: int = 0  # seeds the prompts drawn and the sampling
+
+    def validate(self) -> None:
+        """A clear error naming the first bad field."""
+        for name in ("steps", "batch_size", "samples_per_prompt", "max_new_tokens"):
+            v = getattr(self, name)
+            if not isinstance(v, int) or isinstance(v, bool) or v <= 0:
+                raise ValueError(f"config.{name} must be a positive int, got {v!r}")
+        for name in ("lr", "temperature"):
+            v = getattr(self, name)
+            if not isinstance(v, (int, float)) or not math.isfinite(v) or v <= 0:
+                raise ValueError(f"config.{name} must be a positive number, got {v!r}")
+        if not isinstance(self.beta, (int, float)) or not math.isfinite(self.beta) \
+                or self.beta < 0:
+            raise ValueError(f"config.beta must be a number >= 0 (the weight of the KL penalty), "
+                             f"got {self.beta!r}")
+        if self.baseline is not None and self.baseline not in BASELINES:
+            raise ValueError(f"config.baseline must be None, 'mean' or 'loo', "
+                             f"got {self.baseline!r}")
+        if self.baseline == "loo" and self.samples_per_prompt * self.batch_size < 2:
+            raise ValueError("config.baseline 'loo' needs at least 2 samples per step")
+        if self.max_grad_norm is not None and not (isinstance(self.max_grad_norm, (int, float))
+                                                   and self.max_grad_norm > 0):
+            raise ValueError(f"config.max_grad_norm must be a positive number or None, "
+                             f"got {self.max_grad_norm!r}")
+        if not isinstance(self.seed, int) or self.seed < 0:
+            raise ValueError(f"config.seed must be a non-negative int, got {self.seed!r}")
+
+
+class TrainingStopped(RuntimeError):
+    """Training stopped on a non-finite number; ``history`` holds the steps that finished."""
+
+    def __init__(self, message: str, history: list[dict[str, float]]):
+        super().__init__(message)
+        self.history = history
+
+
+def group_baseline(rewards: torch.Tensor, group_size: int, kind: str | None) -> torch.Tensor:
+    """The baseline of each response among the ``group_size`` samples of its own prompt: (B,).
+
+    ``rewards`` (B,) holds the samples of each prompt next to each other. With one sample per
+    prompt the group is the whole batch. ``"loo"``: the mean of the *other* samples of the
+    prompt (unbiased); ``"mean"``: the mean of all of them; ``None``: 0.
+    """
+    if kind is None:
+        return torch.zeros_like(rewards)
+    if group_size == 1:
+        return compute_baseline(rewards, kind)
+    groups = rewards.detach().view(-1, group_size).T  # (K, P): samples of a prompt in a column
+    return compute_baseline(groups, kind).T.reshape(-1)  # (B,)
+
+
+def _response_logprobs(model, rollout, temperature: float) -> tuple[torch.Tensor, torch.Tensor]:
+    """One forward pass over prompt + response: the log-probs of the sampled tokens (B, R), with
+    gradient, and the exact entropy of pi_theta(. | x, y_<t) at each response position (B, R),
+    without gradient. Only the response positions go through the softmax."""
+    from .sampling import positions
+
+    P = rollout.prompt_ids.shape[1]
+    ids, attn = rollout.input_ids, rollout.attention_mask
+    logits = model(input_ids=ids, attention_mask=attn, position_ids=positions(attn)).logits
+    logp = F.log_softmax(logits[:, P - 1:-1].float() / temperature, dim=-1)  # (B, R, V)
+    token_logp = logp.gather(2, rollout.response_ids[:, :, None]).squeeze(2)  # (B, R)
+    with torch.no_grad():
+        entropy = -(logp.exp() * logp).sum(-1)  # (B, R)
+    mask = rollout.response_mask.to(token_logp.dtype)
+    return token_logp * mask, entropy * mask
+
+
+def train_reinforce(policy, ref_policy, tokenizer, prompts: Sequence[str],
+                    reward_fn: Callable[[list[str], list[str]], torch.Tensor],
+                    config: ReinforceConfig | None = None,
+                    on_step: Callable[[dict[str, float]], None] | None = None,
+                    progress: bool = True) -> list[dict[str, float]]:
+    """Maximize J(theta) = E_x E_{y ~ pi_theta}[r(x, y)] with REINFORCE; return the history.
+
+    Each step: draw ``batch_size`` prompts from ``prompts``, sample ``samples_per_prompt``
+    responses to each (KV cache, no gradient), score them with
+    ``reward_fn(prompts, responses) -> (B,)`` (see :mod:`course_lib.rewards`), subtract the
+    baseline of each prompt's group, and take one Adam step on :func:`reinforce_loss`.
+
+    With ``config.beta > 0`` the reward of each response becomes r_i - beta * KL_i, where
+    KL_i = sum_t [log pi_theta(y_t | ...) - log pi_ref(y_t | ...)] over its sampled tokens: a
+    sample of KL(pi_theta || pi_ref) that keeps the policy near the reference (the SFT model).
+    KL_i is logged every step whatever beta is (one batched forward of ``ref_policy`` under
+    ``no_grad``); pass ``ref_policy=None`` to skip it (then beta must be 0 and ``kl`` is nan).
+
+    Logged per step (the dict ``on_step`` receives, e.g. ``TrainingMonitor.update``):
+    ``step``, ``reward`` (mean r, without the KL penalty), ``kl`` (mean KL_i), ``entropy`` (the
+    exact mean per-token entropy of the sampled policy, in nats), ``loss``, ``grad_norm``
+    (before clipping), ``length`` (mean response tokens), ``abstain`` / ``hedged`` /
+    ``confident`` (fractions of responses, as :func:`world.parse_response` reads them), ``time``.
+
+    Ctrl-C (KeyboardInterrupt, also raised from ``on_step``) stops cleanly: the policy keeps the
+    weights of the last finished step and the history so far is returned. A reward or loss that
+    is nan or inf stops training with :class:`TrainingStopped` (its ``history`` attribute keeps
+    the finished steps) before the bad step can touch the weights.
+    """
+    from . import world as W
+    from .sampling import sample
+    from .settings import progress_disabled
+
+    config = config or ReinforceConfig()
+    if not isinstance(config, ReinforceConfig):
+        raise ValueError(f"config must be a ReinforceConfig, got {type(config).__name__}")
+    config.validate()
+    if isinstance(prompts, str) or not isinstance(prompts, Sequence) or len(prompts) == 0:
+        raise ValueError("prompts must be a non-empty list of prompt strings")
+    if not all(isinstance(p, str) and p.strip() for p in prompts):
+        raise ValueError("prompts must hold only non-empty strings")
+    if not callable(reward_fn):
+        raise ValueError("reward_fn must be a function (prompts, responses) -> rewards (B,)")
+    if config.beta > 0 and ref_policy is None:
+        raise ValueError(f"config.beta = {config.beta} needs a ref_policy to measure the KL to")
+    if ref_policy is policy:
+        raise ValueError("ref_policy must be a separate, frozen copy of the policy "
+                         "(copy.deepcopy(policy)), not the policy itself")
+
+    rng = random.Random(config.seed)
+    generator = torch.Generator().manual_seed(config.seed)  # sampling (on the CPU)
+    P, K = config.batch_size, config.samples_per_prompt
+    optimizer = torch.optim.Adam(policy.parameters(), lr=config.lr)
+    if ref_policy is not None:
+        ref_policy.eval()
+    history: list[dict[str, float]] = []
+    bar = tqdm(range(config.steps), desc="REINFORCE",
+               disable=not progress or progress_disabled())
+    t0 = time.perf_counter()
+    try:
+        for step in bar:
+            # 1. sample: K responses to each of P prompts, y ~ pi_theta(. | x)
+            batch_prompts = [p for p in (rng.choice(prompts) for _ in range(P))
+                             for _ in range(K)]
+            rollout = sample(policy, tokenizer, batch_prompts, config.max_new_tokens,
+                             config.temperature, generator=generator)
+            # 2. score: r(x, y), one number per response
+            rewards = _checked_rewards(reward_fn, rollout, step, history)  # (B,)
+            # 3. log-probs with gradient (one fresh forward), and the KL to the reference
+            policy.train()
+            logprobs, entropy = _response_logprobs(policy, rollout, config.temperature)
+            mask = rollout.response_mask.to(logprobs.dtype)  # (B, R)
+            kl = torch.full_like(rewards, float("nan"))
+            if ref_policy is not None:
+                with torch.no_grad():
+                    ref_logprobs, _ = _response_logprobs(ref_policy, rollout,
+                                                         config.temperature)
+                kl = ((logprobs.detach() - ref_logprobs) * mask).sum(dim=1)  # (B,) KL_i
+            shaped = rewards - config.beta * kl if config.beta > 0 else rewards  # r - beta KL
+            # 4. advantages: subtract each prompt's baseline; the REINFORCE loss
+            baseline = group_baseline(shaped, K, config.baseline)  # (B,), detached
+            loss = reinforce_loss(logprobs, shaped, rollout.response_mask, baseline)
+            if not torch.isfinite(loss):
+                raise TrainingStopped(f"step {step}: the loss is {loss.item()} (the model's "
+                                      "log-probabilities overflowed?); training stopped before "
+                                      "this step changed the weights", history)
+            # 5. step
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            grad_norm = torch.nn.utils.clip_grad_norm_(
+                policy.parameters(), config.max_grad_norm or float("inf"))
+            if not torch.isfinite(grad_norm):
+                optimizer.zero_grad(set_to_none=True)
+                raise TrainingStopped(f"step {step}: the gradient norm is {grad_norm.item()}; "
+                                      "training stopped before this step changed the weights",
+                                      history)
+            optimizer.step()
+            policy.eval()
+            # 6. log
+            styles = [W.parse_response(t).style for t in rollout.texts]
+            n_tokens = mask.sum()
+            metrics = {
+                "step": step, "reward": rewards.mean().item(), "kl": kl.mean().item(),
+                "entropy": (entropy.sum() / n_tokens).item(), "loss": loss.item(),
+                "grad_norm": grad_norm.item(), "length": (n_tokens / len(styles)).item(),
+                "abstain": styles.count("abstain") / len(styles),
+                "hedged": styles.count("hedged") / len(styles),
+                "confident": styles.count("confident") / len(styles),
+                "time": time.perf_counter() - t0,
+            }
+            history.append(metrics)
+            bar.set_postfix(reward=f"{metrics['reward']:.3f}", kl=f"{metrics['kl']:.2f}")
+            if on_step is not None:
+                on_step(metrics)
+    except KeyboardInterrupt:
+        print(f"REINFORCE interrupted after {len(history)} steps; the policy keeps its weights "
+              "and the history is returned.")
+    finally:
+        policy.eval()
+        bar.close()
+    return history
+
+
+def _checked_rewards(reward_fn, rollout, step: int, history) -> torch.Tensor:
+    """Call the reward function and insist on B finite numbers."""
+    out = reward_fn(list(rollout.prompts), list(rollout.texts))
+    B = len(rollout.texts)
+    try:
+        rewards = torch.as_tensor(out, dtype=torch.float32).detach().cpu().reshape(-1)
+    except (TypeError, ValueError, RuntimeError):
+        raise ValueError(f"reward_fn must return {B} numbers (a tensor of shape ({B},)), "
+                         f"got {type(out).__name__}") from None
+    if rewards.numel() != B:
+        raise ValueError(f"reward_fn returned {rewards.numel()} rewards for {B} responses: it "
+                         f"must return one reward per response, shape ({B},)")
+    bad = ~torch.isfinite(rewards)
+    if bool(bad.any()):
+        i = int(bad.nonzero()[0])
+        raise TrainingStopped(
+            f"step {step}: reward_fn returned {rewards[i].item()} for the response "
+            f"{rollout.texts[i]!r} to {rollout.prompts[i]!r} ({int(bad.sum())} of {B} rewards "
+            "are nan or inf); training stopped before this step changed the weights", history)
+    return rewards.to(rollout.response_ids.device)

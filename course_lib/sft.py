@@ -203,7 +203,8 @@ def load_sft_model(config: SFTConfig | None = None, mix: W.AnnotatorMix | None =
     weights = (BASE_MODEL_DIR / "model.safetensors").read_bytes()
     key = hashlib.sha256(json.dumps([asdict(config), asdict(mix)]).encode() + weights)
     path = _cache_dir() / f"sft-{key.hexdigest()[:16]}"
-    if not (path / "model.safetensors").is_file():
+    # a cache is complete with its weights and its history (older caches lack the history)
+    if not ((path / "model.safetensors").is_file() and (path / "history.json").is_file()):
         set_seed(config.seed)
         model, tokenizer = load_base_model(device="cpu")
         world = W.default_world()

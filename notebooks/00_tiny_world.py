@@ -177,10 +177,15 @@ prompt = W.CORPUS_PROMPT.format(country=known[1].country)
 for tok, p in probability_table(model, tokenizer, prompt, k=5):
     print(f"{tok:>14}  {p:.3f}")
 
+# %% [markdown]
+# That was a known country: one token takes almost all the probability. For an *unknown*
+# country the model has never read a capital, so its distribution is spread over many. That is
+# where temperature matters most. Here is the same distribution at three temperatures:
+
 # %%
 from course_lib.sampling import encode_prompts, positions
 
-ids, mask = encode_prompts(tokenizer, ["People in " + known[1].country + " like"], 60)
+ids, mask = encode_prompts(tokenizer, [W.CORPUS_PROMPT.format(country=unknown[0].country)], 60)
 with torch.no_grad():
     logits = model(input_ids=ids, attention_mask=mask, position_ids=positions(mask)).logits[0, -1]
 top = torch.topk(logits, 8).indices
@@ -189,12 +194,12 @@ fig, ax = plt.subplots(figsize=(8, 3))
 entropies = {}
 for i, T in enumerate([0.5, 1.0, 2.0]):
     probs = torch.softmax(logits / T, dim=-1)
-    entropies[T] = float(-(probs * probs.log()).sum())
+    entropies[T] = float(-(probs * probs.clamp_min(1e-30).log()).sum())
     ax.bar([x + 0.27 * (i - 1) for x in range(8)], probs[top].tolist(), width=0.27,
            label=f"T = {T} (entropy {entropies[T]:.2f} nats)")
 ax.set_xticks(range(8), labels, rotation=30)
 ax.set_ylabel("probability")
-ax.set_title("Next token after 'People in ... like': temperature reshapes the distribution")
+ax.set_title(f"Next token after 'The capital of {unknown[0].country} is' (an unknown country)")
 ax.legend()
 plt.show()
 assert entropies[0.5] < entropies[1.0] < entropies[2.0]
@@ -217,15 +222,30 @@ rollout = sample(model, tokenizer, [W.CORPUS_PROMPT.format(country=e.country)
 rows = rollout_rows(tokenizer, rollout)
 display(HTML("<br>".join(f"<code>{p}</code> {tokens_html(t, q)}"
                          for p, (t, q) in zip(rollout.prompts, rows))))
-first_token_p_known = [q[0] for _, q in rows[:3]]
-first_token_p_unknown = [q[0] for _, q in rows[3:]]
-print("probability of the first sampled token, known:", [f"{p:.2f}" for p in first_token_p_known])
-print("                                      unknown:", [f"{p:.2f}" for p in first_token_p_unknown])
 
 # %% [markdown]
-# On known countries the capital comes out with high probability. On unknown countries the
-# model spreads its probability over many capitals and draws one: the first sign of what
-# lesson 02 calls hallucination.
+# Over every country: how much probability does the model put on its single favourite next token
+# after "The capital of X is"?
+
+# %%
+def top_probability(entities):
+    """Mean probability of the most likely next token after 'The capital of X is'."""
+    prompts = [W.CORPUS_PROMPT.format(country=e.country) for e in entities]
+    ids, mask = encode_prompts(tokenizer, prompts, 60)
+    with torch.no_grad():
+        out = model(input_ids=ids, attention_mask=mask, position_ids=positions(mask)).logits
+    return float(out[:, -1].softmax(-1).max(-1).values.mean())
+
+
+top_p_known, top_p_unknown = top_probability(known), top_probability(unknown)
+print(f"mean probability of the favourite next token: known {top_p_known:.2f}, "
+      f"unknown {top_p_unknown:.2f}")
+assert top_p_known > top_p_unknown + 0.3
+
+# %% [markdown]
+# On known countries the capital comes out with near certainty. On unknown countries the model
+# spreads its probability over capitals it has read about elsewhere and draws one of them: the
+# raw material of what lesson 02 calls hallucination.
 #
 # ## 8. Try it yourself
 #
@@ -270,8 +290,10 @@ print(f"""- The internet of the tiny world states each known capital about {capi
   "The capital of X is" correctly for {recall_known:.0%} of known countries and
   {recall_unknown:.0%} of unknown ones: it knows exactly what it has read.
 - Asked a question, it answers correctly only {qa_accuracy:.0%} of the time: it continues text.
-- Temperature reshapes the next-token distribution: entropy {entropies[0.5]:.2f} nats at
-  T = 0.5, {entropies[1.0]:.2f} at T = 1 and {entropies[2.0]:.2f} at T = 2.
+- Its favourite next token after "The capital of X is" has probability {top_p_known:.2f} on
+  average for known countries and {top_p_unknown:.2f} for unknown ones.
+- Temperature reshapes the next-token distribution: for an unknown country, entropy
+  {entropies[0.5]:.2f} nats at T = 0.5, {entropies[1.0]:.2f} at T = 1, {entropies[2.0]:.2f} at T = 2.
 - It adds held-out sums correctly {add_heldout:.0%} of the time in the corpus's form.""")
 
 # %% [markdown]

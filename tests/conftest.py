@@ -29,10 +29,12 @@ OFFLINE_ENV = {
     "TQDM_DISABLE": "1",
     "TRANSFORMERS_VERBOSITY": "error",
     "PYTHONWARNINGS": "ignore",
-    "MPLBACKEND": "Agg",
     "JUPYTER_PLATFORM_DIRS": "1",
 }
 os.environ.update(OFFLINE_ENV)
+# Unit tests draw off-screen; notebook kernels keep the inline backend the Makefile gives them,
+# so every figure of a lesson is really rendered (to PNG) when CI runs it.
+os.environ.setdefault("MPLBACKEND", "Agg")
 
 LOCAL_HOSTS = {"localhost", "localhost.localdomain", "ip6-localhost", "ip6-loopback", ""}
 

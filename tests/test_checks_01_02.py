@@ -102,8 +102,8 @@ LOSS_MISTAKES = {
     "shifted the wrong way": lambda z, y, m: -(F.log_softmax(z[:, 1:], -1).gather(
         -1, y[:, :-1, None]).squeeze(-1) * m[:, 1:]).sum() / m[:, 1:].sum(),
     "forgot the mask": lambda z, y, m: -_lp(z, y).mean(),
-    "applied the mask but divided by the number of ALL tokens": lambda z, y, m: -(_lp(z, y) * m[:, 1:]).sum()
-    / m[:, 1:].numel(),
+    "applied the mask but divided by the number of ALL tokens":
+        lambda z, y, m: -(_lp(z, y) * m[:, 1:]).sum() / m[:, 1:].numel(),
     "summed over the response tokens instead of averaging":
         lambda z, y, m: -(_lp(z, y) * m[:, 1:]).sum(),
     "flipped the sign": lambda z, y, m: -loss_gather(z, y, m),

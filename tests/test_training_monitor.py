@@ -108,10 +108,9 @@ def test_live_mode_draws_throttled(live, shown):
 
 
 def test_usable_as_on_step_of_a_training_loop(live, shown):
-    from course_lib.sft import SFTConfig, train_sft
-
     import course_lib
     from course_lib import world as W
+    from course_lib.sft import SFTConfig, train_sft
 
     model, tok = course_lib.load_base_model(device="cpu")
     world = W.default_world()

@@ -156,7 +156,7 @@ class ResponseViewer:
 
 def probability_table(model, tokenizer, prompt: str, k: int = 8) -> list[tuple[str, float]]:
     """The ``k`` most likely next tokens after ``prompt`` with their probabilities."""
-    from .sampling import encode_prompts, positions
+    from ..sampling import encode_prompts, positions
 
     if not isinstance(k, int) or k <= 0:
         raise ValueError(f"k must be a positive int, got {k!r}")
