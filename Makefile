@@ -39,7 +39,8 @@ endif
 VENV77 ?= .venv-ipyw77
 PY77 := $(VENV77)/bin/python
 IPYWIDGETS77 := ipywidgets==7.7.1 widgetsnbextension==3.6.10 jupyterlab_widgets==1.1.11
-WIDGET_TESTS := $(wildcard tests/test_widgets_*.py tests/test_training_monitor.py tests/test_colab.py)
+WIDGET_TESTS := $(wildcard tests/test_widgets_*.py tests/test_training_monitor.py \
+	tests/test_preference_collector.py tests/test_colab.py)
 
 .PHONY: help venv lab test test-widgets-77 notebooks exercises bench constraints clean distclean
 
@@ -98,7 +99,8 @@ $(VENV77)/.installed-$(HASH):
 test-widgets-77: $(VENV77)/.installed-$(HASH)
 	@echo "== widget unit tests under ipywidgets 7.7.1 (Colab's version)"
 	env PATH="$(CURDIR)/$(VENV77)/bin:$$PATH" COURSE_EXPECT_IPYWIDGETS=7.7.1 \
-		$(PY77) -m pytest -p no:cacheprovider $(PYTEST_ARGS) $(WIDGET_TESTS)
+		$(PY77) -m pytest -p no:cacheprovider -W ignore::DeprecationWarning $(PYTEST_ARGS) \
+		$(WIDGET_TESTS)
 
 notebooks: $(VENV)/.installed-lab-$(HASH)
 	$(RUN) python tools/sync_notebooks.py

@@ -16,7 +16,7 @@ import torch
 from transformers import PreTrainedModel, PreTrainedTokenizerFast
 
 from . import world as W
-from .sampling import encode_prompts, sample
+from .sampling import next_token_logits, sample
 
 
 @torch.no_grad()
@@ -26,16 +26,11 @@ def next_token_accuracy(model: PreTrainedModel, tokenizer: PreTrainedTokenizerFa
     """Fraction of prompts whose greedy next token is the (one-token) target word."""
     if len(prompts) != len(targets) or not prompts:
         raise ValueError("prompts and targets must be non-empty and of the same length")
-    device = next(model.parameters()).device
-    target_ids = torch.tensor(tokenizer.convert_tokens_to_ids(list(targets)), device=device)
+    target_ids = torch.tensor(tokenizer.convert_tokens_to_ids(list(targets)))
     hits = 0
     for i in range(0, len(prompts), batch_size):
-        ids, mask = encode_prompts(tokenizer, list(prompts[i:i + batch_size]),
-                                   model.config.n_positions, device)
-        from .sampling import positions
-
-        logits = model(input_ids=ids, attention_mask=mask, position_ids=positions(mask)).logits
-        hits += int((logits[:, -1].argmax(-1) == target_ids[i:i + batch_size]).sum())
+        logits = next_token_logits(model, tokenizer, list(prompts[i:i + batch_size])).cpu()
+        hits += int((logits.argmax(-1) == target_ids[i:i + batch_size]).sum())
     return hits / len(prompts)
 
 

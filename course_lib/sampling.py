@@ -156,6 +156,16 @@ def sample(model: PreTrainedModel, tokenizer: PreTrainedTokenizerFast,
                    prompts=prompts, texts=texts, temperature=float(temperature))
 
 
+@torch.no_grad()
+def next_token_logits(model: PreTrainedModel, tokenizer: PreTrainedTokenizerFast,
+                      prompts: list[str] | str) -> torch.Tensor:
+    """The model's logits for the token that follows each prompt: (B, V), one forward pass."""
+    device = next(model.parameters()).device
+    ids, mask = encode_prompts(tokenizer, prompts, model.config.n_positions, device)
+    logits = model(input_ids=ids, attention_mask=mask, position_ids=positions(mask)).logits
+    return logits[:, -1].float()  # (B, V): left padding puts every prompt's last token at -1
+
+
 def token_logprobs(model: PreTrainedModel, input_ids: torch.Tensor, attention_mask: torch.Tensor,
                    temperature: float = 1.0) -> torch.Tensor:
     """log pi(x_t | x_<t) for every token after the first, in one forward pass: (B, T - 1).

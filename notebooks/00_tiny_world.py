@@ -183,11 +183,9 @@ for tok, p in probability_table(model, tokenizer, prompt, k=5):
 # where temperature matters most. Here is the same distribution at three temperatures:
 
 # %%
-from course_lib.sampling import encode_prompts, positions
+from course_lib.sampling import next_token_logits
 
-ids, mask = encode_prompts(tokenizer, [W.CORPUS_PROMPT.format(country=unknown[0].country)], 60)
-with torch.no_grad():
-    logits = model(input_ids=ids, attention_mask=mask, position_ids=positions(mask)).logits[0, -1]
+logits = next_token_logits(model, tokenizer, W.CORPUS_PROMPT.format(country=unknown[0].country))[0]
 top = torch.topk(logits, 8).indices
 labels = tokenizer.convert_ids_to_tokens(top.tolist())
 fig, ax = plt.subplots(figsize=(8, 3))
@@ -230,11 +228,9 @@ display(HTML("<br>".join(f"<code>{p}</code> {tokens_html(t, q)}"
 # %%
 def top_probability(entities):
     """Mean probability of the most likely next token after 'The capital of X is'."""
-    prompts = [W.CORPUS_PROMPT.format(country=e.country) for e in entities]
-    ids, mask = encode_prompts(tokenizer, prompts, 60)
-    with torch.no_grad():
-        out = model(input_ids=ids, attention_mask=mask, position_ids=positions(mask)).logits
-    return float(out[:, -1].softmax(-1).max(-1).values.mean())
+    logits = next_token_logits(model, tokenizer,
+                               [W.CORPUS_PROMPT.format(country=e.country) for e in entities])
+    return float(logits.softmax(-1).max(-1).values.mean())
 
 
 top_p_known, top_p_unknown = top_probability(known), top_probability(unknown)

@@ -1,12 +1,12 @@
 """The course opens in Colab: a badge per notebook, a Colab-only set-up cell, Colab's versions.
 
 Every notebook (notebooks/, solutions/, exercises/: the .ipynb that Colab opens; test_repo.py
-checks that each paired .py holds the same cells) starts with an "Open in Colab" badge that points at that same notebook, and its first code
-cell installs `course_lib` from the repository only when it runs inside Colab, without `-U` and
-without naming torch, transformers or ipywidgets: a plain `pip install` leaves requirements that
-are already satisfied alone, so Colab keeps its own builds (checked below with pip itself). That
-only holds if the lower bounds in pyproject.toml are at or below what Colab ships: COLAB is
-that table, with its date.
+checks that each paired .py holds the same cells) starts with an "Open in Colab" badge that
+points at that same notebook, and its first code cell installs `course_lib` from the
+repository only when it runs inside Colab, without `-U` and without naming torch, transformers
+or ipywidgets: a plain `pip install` leaves requirements that are already satisfied alone, so
+Colab keeps its own builds (checked below with pip itself). That only holds if the lower bounds
+in pyproject.toml are at or below what Colab ships: COLAB is that table, with its date.
 
 `make test` also runs this file (and the widget unit tests) under ipywidgets 7.7.1, Colab's
 version, in a second venv (`make test-widgets-77`, which sets COURSE_EXPECT_IPYWIDGETS).

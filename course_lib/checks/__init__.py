@@ -17,3 +17,6 @@ from .sft import check_response_token_nll, check_sft_loss  # noqa: E402
 
 __all__ += ["check_agreement_rate", "check_behaviour_rates", "check_response_token_nll",
             "check_sft_loss"]
+from .reward_model import check_bradley_terry_loss, check_pairwise_accuracy  # noqa: E402
+
+__all__ += ["check_bradley_terry_loss", "check_pairwise_accuracy"]

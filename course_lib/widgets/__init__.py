@@ -16,3 +16,6 @@ __all__ += ["EstimatorLab", "MDPExplorer"]
 from .training_monitor import TrainingMonitor  # noqa: E402
 
 __all__ += ["TrainingMonitor"]
+from .preference_collector import PreferenceCollector  # noqa: E402
+
+__all__ += ["PreferenceCollector"]

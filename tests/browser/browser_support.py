@@ -322,8 +322,8 @@ class LessonPage:
         self.context.close()
 
 
-def publish_screenshot(path: Path) -> None:
-    """Copy a good screenshot to docs/screenshots/ when COURSE_UPDATE_SCREENSHOTS=1."""
+def publish_screenshot(path: Path, name: str) -> None:
+    """Copy a good screenshot to docs/screenshots/``name`` when COURSE_UPDATE_SCREENSHOTS=1."""
     if os.environ.get("COURSE_UPDATE_SCREENSHOTS", "") in ("1", "true", "yes"):
         SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-        shutil.copy(path, SCREENSHOTS / path.name)
+        shutil.copy(path, SCREENSHOTS / name)

@@ -67,6 +67,9 @@ ROOT_OF = {  # how to recognise each widget's cell output: a part only that widg
     "TrainingMonitor": "img.widget-image",
     "PreferenceCollector": "button:has-text('A is better')",
 }
+# Which screenshot the README shows: the widget as the lesson leaves it, or after the clicks
+# (the MDPExplorer mid-episode, with its action buttons, says more than at the episode's end).
+README_SHOT = {"MDPExplorer": "after", "EstimatorLab": "after"}
 
 
 def find_widget(lp: LessonPage, widget: Widget, nth: int):
@@ -241,10 +244,17 @@ def check_training_monitor(lp: LessonPage, root, widget: Widget) -> None:
 
 
 def check_preference_collector(lp: LessonPage, root, widget: Widget) -> None:
+    a_button = root.locator("button", has_text="A is better").first
+    if a_button.is_disabled():  # the lesson answered every pair: take the last answer back
+        click(root, "undo")
+        lp.wait(a_button.is_enabled, WAIT_S, "'undo' did not bring back a pair to compare")
     before = root.inner_text()
     click(root, "A is better")
     lp.wait(lambda: root.inner_text() != before, WAIT_S,
             "pressing 'A is better' changed nothing on the page")
+    click(root, "undo")
+    lp.wait(lambda: root.inner_text() == before, WAIT_S,
+            "'undo' did not bring back the pair and the count shown before")
 
 
 CHECKS = {
@@ -265,17 +275,17 @@ def test_widget_in_browser(lesson_page, artifacts, lesson: Lesson, widget: Widge
     lp = lesson_page(stem)
     try:
         root = find_widget(lp, widget, nth)
-        shot = screenshot(root, artifacts, lesson, widget, nth)
+        shots = {"before": screenshot(root, artifacts, lesson, widget, nth)}
         CHECKS[widget.kind](lp, root, widget)
-        screenshot(root, artifacts, lesson, widget, nth, suffix="_after")
-    except AssertionError as err:
+        shots["after"] = screenshot(root, artifacts, lesson, widget, nth, suffix="_after")
+    except Exception as err:  # an assertion, or Playwright timing out on a click
         try:
             lp.page.screenshot(path=str(artifacts / f"{stem}_{widget.kind}_FAILED.png"))
         except Exception:
             pass
         raise AssertionError(f"{stem}, {widget.kind} #{nth + 1}: {err}"
                              + lp.diagnostics()) from None
-    publish_screenshot(shot)
+    publish_screenshot(shots[README_SHOT.get(widget.kind, "before")], shots["before"].name)
 
 
 def test_lesson_table_covers_every_widget_in_the_notebooks():

@@ -1,0 +1,189 @@
+"""A hidden *gold* preference and the comparison data sampled from it (lesson 06).
+
+Real human judgment is not available in a notebook, so a fixed function stands in for it. The
+gold score g(x, y) of a response y to a question x says what a careful human wants::
+
+    style          right   wrong
+    confident       +1      -1
+    hedged         +0.5    -0.5
+    "I do not know."  0       (honest abstention beats a confident wrong answer)
+    invalid        -1.2
+
+minus ``RAMBLE_COST`` for every word written after the first sentence (concise beats rambling).
+
+Humans do not hand out scores; they compare. Asked which of two responses is better, the
+"annotator" answers with the Bradley-Terry probability
+
+    P(y_A > y_B | x) = sigmoid((g(x, y_A) - g(x, y_B)) / temperature),
+
+so close calls are coin flips and clear ones are almost always labelled right. A reward model
+sees only these noisy labels, never g. :func:`noise_ceiling` is the accuracy an oracle that knows
+g would reach on such labels: no model can beat it on average.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import torch
+
+from . import world as W
+from .rewards import truth_of
+
+GOLD_TABLE: dict[tuple[str, bool], float] = {
+    ("confident", True): 1.0, ("confident", False): -1.0,
+    ("hedged", True): 0.5, ("hedged", False): -0.5,
+    ("abstain", True): 0.0, ("abstain", False): 0.0,
+    ("invalid", True): -1.2, ("invalid", False): -1.2,
+}
+RAMBLE_COST = 0.1  # gold points lost per word after the first sentence
+GOLD_TEMPERATURE = 0.25  # Bradley-Terry temperature of the simulated annotator
+
+
+def gold_score(prompt: str, response: str) -> float:
+    """g(x, y): the hidden gold score of one response (see the module docstring)."""
+    if not isinstance(response, str):
+        raise TypeError(f"response must be a str, got {type(response).__name__}")
+    parsed = W.parse_response(response)
+    score = GOLD_TABLE[(parsed.style, parsed.answer == truth_of(prompt))]
+    words = " ".join(response.split()).split(".", 1)
+    extra = len(words[1].split()) if len(words) > 1 else 0
+    return score - RAMBLE_COST * extra
+
+
+def gold_reward(prompts: Sequence[str], responses: Sequence[str]) -> torch.Tensor:
+    """g(x, y) for a batch, shape (B,): the signature of a ``reward_fn``."""
+    if isinstance(prompts, str) or isinstance(responses, str):
+        raise ValueError("prompts and responses must be lists of strings, not one string")
+    if len(prompts) != len(responses):
+        raise ValueError(f"prompts and responses must have the same length, "
+                         f"got {len(prompts)} and {len(responses)}")
+    return torch.tensor([gold_score(x, y) for x, y in zip(prompts, responses)],
+                        dtype=torch.float32)
+
+
+gold_reward.batched = True
+
+
+def preference_probability(g_a: float, g_b: float,
+                           temperature: float = GOLD_TEMPERATURE) -> float:
+    """Bradley-Terry: P(A > B) = sigmoid((g_A - g_B) / temperature)."""
+    if not temperature > 0:
+        raise ValueError(f"temperature must be > 0, got {temperature!r}")
+    z = (g_a - g_b) / temperature
+    return 1.0 / (1.0 + math.exp(-z)) if z >= 0 else math.exp(z) / (1.0 + math.exp(z))
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """One labelled pair: for ``prompt``, ``chosen`` was preferred to ``rejected``."""
+
+    prompt: str
+    chosen: str
+    rejected: str
+    p_chosen: float | None = None  # gold P(chosen > rejected), when the label came from gold
+
+    def __post_init__(self) -> None:
+        for name in ("prompt", "chosen", "rejected"):
+            value = getattr(self, name)
+            if not isinstance(value, str) or not value.strip():
+                raise ValueError(f"{name} must be a non-empty string, got {value!r}")
+        if self.chosen == self.rejected:
+            raise ValueError(f"chosen and rejected are the same response ({self.chosen!r}): "
+                             "a comparison needs two different responses")
+
+
+def label_pair(prompt: str, a: str, b: str, rng: random.Random,
+               temperature: float = GOLD_TEMPERATURE) -> Comparison:
+    """Ask the simulated annotator which of ``a`` and ``b`` is better (a Bradley-Terry draw)."""
+    if a == b:
+        raise ValueError(f"the two responses are identical ({a!r}): nothing to compare")
+    p = preference_probability(gold_score(prompt, a), gold_score(prompt, b), temperature)
+    if rng.random() < p:
+        return Comparison(prompt, a, b, p_chosen=p)
+    return Comparison(prompt, b, a, p_chosen=1.0 - p)
+
+
+def candidate_pairs(prompts: Sequence[str], responses: Sequence[Sequence[str]],
+                    max_pairs_per_prompt: int, rng: random.Random
+                    ) -> list[tuple[str, str, str]]:
+    """Unlabelled ``(prompt, a, b)`` pairs of *different* responses to the same prompt.
+
+    ``responses[i]`` holds the responses sampled for ``prompts[i]``; duplicates are dropped
+    first, so identical pairs never appear.
+    """
+    if len(prompts) != len(responses):
+        raise ValueError(f"need one list of responses per prompt, got {len(prompts)} prompts "
+                         f"and {len(responses)} lists")
+    pairs = []
+    for prompt, rs in zip(prompts, responses):
+        distinct = list(dict.fromkeys(r for r in rs if r.strip()))
+        options = [(a, b) for i, a in enumerate(distinct) for b in distinct[i + 1:]]
+        rng.shuffle(options)
+        for a, b in options[:max_pairs_per_prompt]:
+            pairs.append((prompt, a, b) if rng.random() < 0.5 else (prompt, b, a))
+    return pairs
+
+
+def sample_comparisons(model, tokenizer, prompts: Sequence[str], n_samples: int = 8,
+                       max_pairs_per_prompt: int = 4, seed: int = 0,
+                       temperature: float = GOLD_TEMPERATURE) -> list[Comparison]:
+    """Pairs of ``model``'s own sampled responses, labelled by the gold annotator.
+
+    ``n_samples`` responses per prompt (temperature 1), at most ``max_pairs_per_prompt``
+    different pairs from them, each labelled with Bradley-Terry noise.
+    """
+    from .sampling import sample
+
+    if not prompts:
+        raise ValueError("prompts must not be empty")
+    gen = torch.Generator().manual_seed(seed)
+    repeated = [p for p in prompts for _ in range(n_samples)]
+    texts = sample(model, tokenizer, repeated, generator=gen).texts
+    grouped = [texts[i * n_samples:(i + 1) * n_samples] for i in range(len(prompts))]
+    rng = random.Random(seed)
+    pairs = candidate_pairs(prompts, grouped, max_pairs_per_prompt, rng)
+    return [label_pair(x, a, b, rng, temperature) for x, a, b in pairs]
+
+
+def comparison_prompts(splits: Sequence[W.Split], with_suggestions: bool = True,
+                       seed: int = 0) -> list[str]:
+    """Fact questions about the entities of ``splits``: each plain, and (if asked) once more
+    with the user suggesting a capital (wrong 60% of the time, as in the SFT data)."""
+    world, rng = W.default_world(), random.Random(seed)
+    entities = [e for s in splits for e in world.select(s)]
+    prompts = [W.question(e.country) for e in entities]
+    if with_suggestions:
+        prompts += [W.question(e.country, W.wrong_capital(e, rng, world) if rng.random() < 0.6
+                               else e.capital) for e in entities]
+    return prompts
+
+
+def noise_ceiling(comparisons: Sequence[Comparison],
+                  temperature: float = GOLD_TEMPERATURE) -> float:
+    """E[max(p, 1 - p)]: the expected accuracy, on noisy labels, of an oracle that knows g."""
+    if not comparisons:
+        raise ValueError("comparisons must not be empty")
+    ps = [preference_probability(gold_score(c.prompt, c.chosen),
+                                 gold_score(c.prompt, c.rejected), temperature)
+          for c in comparisons]
+    return sum(max(p, 1 - p) for p in ps) / len(ps)
+
+
+def gold_accuracy(comparisons: Sequence[Comparison]) -> float:
+    """How often g itself ranks the labelled ``chosen`` above ``rejected`` (ties count half)."""
+    if not comparisons:
+        raise ValueError("comparisons must not be empty")
+    total = 0.0
+    for c in comparisons:
+        d = gold_score(c.prompt, c.chosen) - gold_score(c.prompt, c.rejected)
+        total += 1.0 if d > 0 else 0.5 if d == 0 else 0.0
+    return total / len(comparisons)
+
+
+__all__ = ["GOLD_TABLE", "GOLD_TEMPERATURE", "RAMBLE_COST", "Comparison", "candidate_pairs",
+           "comparison_prompts", "gold_accuracy", "gold_reward", "gold_score", "label_pair",
+           "noise_ceiling", "preference_probability", "sample_comparisons"]

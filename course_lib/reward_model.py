@@ -1,0 +1,222 @@
+"""A reward model r_phi(x, y) learned from comparisons (lesson 06).
+
+The reward model is the course's tiny GPT-2 with its language-model head replaced by one number:
+a ``transformers`` ``GPT2ForSequenceClassification`` with ``num_labels=1``, whose transformer
+body starts from the base model's weights (it already "read" the tiny world). It reads
+``<bos> prompt response <eos>`` and its score is the output at the ``<eos>`` token.
+
+Trained on pairs where ``chosen`` was preferred to ``rejected``, with the Bradley-Terry loss
+
+    L_BT(phi) = - E[ log sigmoid(r_phi(x, y_chosen) - r_phi(x, y_rejected)) ],
+
+the negative log-likelihood of the labels if P(chosen > rejected) = sigmoid(r_chosen - r_rejected).
+
+Inputs are padded on the RIGHT (``GPT2ForSequenceClassification`` reads the last token that is
+not ``<pad>``, and with right padding the default position ids are the right ones), so a score
+does not depend on the batch it is computed in.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from tqdm.auto import tqdm
+from transformers import GPT2ForSequenceClassification, PreTrainedModel, PreTrainedTokenizerFast
+
+from .preferences import Comparison
+from .settings import progress_disabled
+
+
+def bradley_terry_loss(r_chosen: torch.Tensor, r_rejected: torch.Tensor) -> torch.Tensor:
+    """Mean of -log sigmoid(r_chosen - r_rejected) over the pairs (eq. L_BT); shapes (N,).
+
+    Computed as softplus(-(r_chosen - r_rejected)) via ``F.logsigmoid``: finite for any margin
+    (about 1e4 at a margin of -1e4, exactly 0 at +1e4), where log(sigmoid(.)) would give -inf.
+    """
+    for name, r in (("r_chosen", r_chosen), ("r_rejected", r_rejected)):
+        if not isinstance(r, torch.Tensor) or r.dim() != 1:
+            raise ValueError(f"{name} must be a 1-d tensor of scores (N,), got shape "
+                             f"{tuple(getattr(r, 'shape', ()))}")
+        if not r.is_floating_point():
+            raise ValueError(f"{name} must be a floating-point tensor, got dtype {r.dtype}")
+    if r_chosen.shape != r_rejected.shape:
+        raise ValueError(f"r_chosen and r_rejected must have the same length (one score of each "
+                         f"per pair), got {r_chosen.shape[0]} and {r_rejected.shape[0]}")
+    if r_chosen.shape[0] == 0:
+        raise ValueError("no pairs: the Bradley-Terry loss of an empty set is undefined")
+    return -F.logsigmoid(r_chosen - r_rejected).mean()
+
+
+def pairwise_accuracy(r_chosen: torch.Tensor, r_rejected: torch.Tensor) -> float:
+    """Fraction of pairs where the chosen response scores strictly higher (ties are errors)."""
+    if r_chosen.shape != r_rejected.shape or r_chosen.numel() == 0:
+        raise ValueError(f"need two non-empty score tensors of the same shape, got "
+                         f"{tuple(r_chosen.shape)} and {tuple(r_rejected.shape)}")
+    return float((r_chosen > r_rejected).float().mean())
+
+
+def build_reward_model(base_model: PreTrainedModel, seed: int = 0
+                       ) -> GPT2ForSequenceClassification:
+    """A one-output ``GPT2ForSequenceClassification`` whose body is a copy of ``base_model``'s.
+
+    Only the score head (a 128 -> 1 linear map) is new; it is initialized from ``seed``.
+    """
+    config = base_model.config.__class__.from_dict(base_model.config.to_dict())
+    config.num_labels = 1
+    if config.pad_token_id is None:
+        raise ValueError("the base model's config has no pad_token_id: the reward model needs "
+                         "it to find the last real token of each row")
+    config._attn_implementation = "eager"
+    torch.manual_seed(seed)
+    rm = GPT2ForSequenceClassification(config)
+    rm.transformer.load_state_dict(base_model.transformer.state_dict())
+    return rm.to(next(base_model.parameters()).device).eval()
+
+
+def encode(tokenizer: PreTrainedTokenizerFast, prompts: Sequence[str],
+           responses: Sequence[str], device: torch.device | str = "cpu"
+           ) -> tuple[torch.Tensor, torch.Tensor]:
+    """Right-padded ``<bos> prompt response <eos>``: ``(input_ids, attention_mask)``, (B, T)."""
+    if isinstance(prompts, str) or isinstance(responses, str):
+        raise ValueError("prompts and responses must be lists of strings, not one string")
+    if len(prompts) != len(responses):
+        raise ValueError(f"prompts and responses must have the same length, "
+                         f"got {len(prompts)} and {len(responses)}")
+    if len(prompts) == 0:
+        raise ValueError("nothing to score: prompts and responses are empty")
+    rows = [tokenizer(x)["input_ids"]
+            + tokenizer(y, add_special_tokens=False)["input_ids"] + [tokenizer.eos_token_id]
+            for x, y in zip(prompts, responses)]
+    n_ctx = tokenizer.model_max_length
+    rows = [r[-n_ctx:] for r in rows]  # keep the end (and its <eos>) of an over-long response
+    T = max(map(len, rows))
+    ids = torch.full((len(rows), T), tokenizer.pad_token_id, dtype=torch.long)
+    mask = torch.zeros((len(rows), T), dtype=torch.long)
+    for i, r in enumerate(rows):
+        ids[i, :len(r)] = torch.tensor(r)
+        mask[i, :len(r)] = 1
+    return ids.to(device), mask.to(device)
+
+
+def _forward(rm: PreTrainedModel, ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    return rm(input_ids=ids, attention_mask=mask).logits[:, 0].float()  # (B,)
+
+
+def score(rm: PreTrainedModel, tokenizer: PreTrainedTokenizerFast, prompts: Sequence[str],
+          responses: Sequence[str], batch_size: int = 256) -> torch.Tensor:
+    """r_phi(x, y) for each pair, shape (B,) on the CPU: eval mode, no gradient, batched."""
+    device = next(rm.parameters()).device
+    was_training = rm.training
+    rm.eval()
+    out = []
+    try:
+        with torch.no_grad():
+            for i in range(0, len(prompts), batch_size):
+                ids, mask = encode(tokenizer, prompts[i:i + batch_size],
+                                   responses[i:i + batch_size], device)
+                out.append(_forward(rm, ids, mask).cpu())
+    finally:
+        rm.train(was_training)
+    if not out:
+        raise ValueError("nothing to score: prompts and responses are empty")
+    return torch.cat(out)
+
+
+def reward_fn_of(rm: PreTrainedModel, tokenizer: PreTrainedTokenizerFast
+                 ) -> Callable[[list[str], list[str]], torch.Tensor]:
+    """``reward_fn(prompts, responses) -> (B,)`` that scores with ``rm`` (for RL)."""
+    def reward_fn(prompts: list[str], responses: list[str]) -> torch.Tensor:
+        return score(rm, tokenizer, prompts, responses)
+
+    reward_fn.batched = True
+    return reward_fn
+
+
+def _check_comparisons(comparisons: Sequence[Comparison]) -> list[Comparison]:
+    comparisons = list(comparisons)
+    if not comparisons:
+        raise ValueError("no comparisons: label some pairs first")
+    for i, c in enumerate(comparisons):
+        if not isinstance(c, Comparison):
+            raise ValueError(f"comparisons[{i}] must be a Comparison, got {type(c).__name__}")
+    return comparisons
+
+
+def scores_of_pairs(rm: PreTrainedModel, tokenizer: PreTrainedTokenizerFast,
+                    comparisons: Sequence[Comparison]) -> tuple[torch.Tensor, torch.Tensor]:
+    """``(r_chosen, r_rejected)``, each (N,), for labelled pairs."""
+    comparisons = _check_comparisons(comparisons)
+    prompts = [c.prompt for c in comparisons]
+    return (score(rm, tokenizer, prompts, [c.chosen for c in comparisons]),
+            score(rm, tokenizer, prompts, [c.rejected for c in comparisons]))
+
+
+def accuracy(rm: PreTrainedModel, tokenizer: PreTrainedTokenizerFast,
+             comparisons: Sequence[Comparison]) -> float:
+    """Held-out pairwise accuracy: how often r_phi ranks the labelled choice higher."""
+    return pairwise_accuracy(*scores_of_pairs(rm, tokenizer, comparisons))
+
+
+@dataclass(frozen=True)
+class RMConfig:
+    """How the reward model is trained on comparisons."""
+
+    steps: int = 180  # optimizer steps
+    batch_size: int = 32  # pairs per step
+    lr: float = 3e-4  # AdamW learning rate (constant)
+    weight_decay: float = 0.0  # AdamW weight decay
+    seed: int = 0  # seeds the pairs drawn each step
+
+
+def train_reward_model(rm: PreTrainedModel, tokenizer: PreTrainedTokenizerFast,
+                       comparisons: Sequence[Comparison], config: RMConfig | None = None,
+                       on_step: Callable[[dict[str, float]], None] | None = None,
+                       progress: bool = True) -> list[dict[str, float]]:
+    """Minimize L_BT on ``comparisons`` (pairs drawn with replacement); return the history.
+
+    Each step: encode the chosen and rejected responses in one batch, score, L_BT, step, log.
+    Ctrl-C stops cleanly with the weights of the last finished step.
+    """
+    config = config or RMConfig()
+    if config.steps <= 0 or config.batch_size <= 0 or not config.lr > 0:
+        raise ValueError(f"steps, batch_size and lr must be positive, got {config}")
+    comparisons = _check_comparisons(comparisons)
+    rng = random.Random(config.seed)
+    device = next(rm.parameters()).device
+    opt = torch.optim.AdamW(rm.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+    history: list[dict[str, float]] = []
+    rm.train()
+    bar = tqdm(range(config.steps), desc="reward model",
+               disable=not progress or progress_disabled())
+    try:
+        for step in bar:
+            batch = [rng.choice(comparisons) for _ in range(config.batch_size)]
+            n = len(batch)
+            ids, mask = encode(tokenizer, [c.prompt for c in batch] * 2,
+                               [c.chosen for c in batch] + [c.rejected for c in batch], device)
+            r = _forward(rm, ids, mask)  # (2N,): chosen first, then rejected
+            r_chosen, r_rejected = r[:n], r[n:]
+            loss = bradley_terry_loss(r_chosen, r_rejected)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            metrics = {"step": step, "loss": loss.item(),
+                       "accuracy": pairwise_accuracy(r_chosen.detach(), r_rejected.detach())}
+            history.append(metrics)
+            if on_step is not None:
+                on_step(metrics)
+            bar.set_postfix(loss=f"{metrics['loss']:.3f}")
+    except KeyboardInterrupt:
+        print(f"reward-model training interrupted after {len(history)} steps.")
+    finally:
+        rm.eval()
+    return history
+
+
+__all__ = ["RMConfig", "accuracy", "bradley_terry_loss", "build_reward_model", "encode",
+           "pairwise_accuracy", "reward_fn_of", "score", "scores_of_pairs",
+           "train_reward_model"]

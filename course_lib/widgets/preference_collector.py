@@ -1,0 +1,217 @@
+"""PreferenceCollector: label pairs of responses yourself ("A is better" / "B is better" / skip).
+
+    collector = PreferenceCollector(pairs, path="my_preferences.json")
+    collector.show()
+    ...  # click
+    comparisons = collector.comparisons  # list[Comparison], ready for train_reward_model
+
+``pairs`` are unlabelled ``(prompt, a, b)`` triples (see
+:func:`course_lib.preferences.candidate_pairs`). Every click is saved at once to ``path`` as
+JSON, atomically (a temporary file, then ``os.replace``), so closing the notebook never loses a
+label. An existing file is loaded first; a file that cannot be parsed raises a clear error and
+is left untouched.
+
+Without a front end (CI, ``COURSE_STATIC_WIDGETS=1``) no one can click: :meth:`fill_with_gold`
+labels the remaining pairs with the simulated gold annotator instead, so the lesson still runs.
+The same methods the buttons call are public, for tests: :meth:`choose`, :meth:`skip`,
+:meth:`undo` (and ``collector.buttons["A"].click()``).
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import os
+import random
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+
+from ..preferences import Comparison, label_pair
+from .common import display_widget_or_static, static_mode
+
+FORMAT_VERSION = 1
+
+
+def load_preferences(path: str | Path) -> list[Comparison]:
+    """The comparisons saved in ``path`` (``[]`` if it does not exist); clear errors otherwise."""
+    path = Path(path)
+    if not path.exists():
+        return []
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        records = data["comparisons"] if isinstance(data, dict) else None
+        if not isinstance(records, list):
+            raise ValueError("expected an object with a list under 'comparisons'")
+        return [Comparison(prompt=r["prompt"], chosen=r["chosen"], rejected=r["rejected"])
+                for r in records]
+    except (ValueError, KeyError, TypeError) as err:
+        raise ValueError(
+            f"cannot read the preferences file {path}: {err}. The file was left as it is; fix "
+            "it, or move it away to start over (pass another path)") from None
+
+
+def save_preferences(path: str | Path, comparisons: Sequence[Comparison]) -> Path:
+    """Write ``comparisons`` to ``path`` as JSON, atomically (tmp file + ``os.replace``)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    data = {"version": FORMAT_VERSION,
+            "comparisons": [{"prompt": c.prompt, "chosen": c.chosen, "rejected": c.rejected}
+                            for c in comparisons]}
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}-", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            json.dump(data, f, indent=1)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+class PreferenceCollector:
+    """Show a prompt and two responses; record which one you prefer.
+
+    Args:
+        pairs: ``(prompt, response_a, response_b)`` triples with two different responses.
+        path: the JSON file the comparisons are saved to after every click (loaded first if it
+            exists: labels from an earlier session are kept, and their pairs are not asked again).
+    """
+
+    def __init__(self, pairs: Sequence[tuple[str, str, str]], path: str | Path):
+        pairs = list(pairs)
+        if not pairs:
+            raise ValueError("pairs must not be empty: give (prompt, a, b) triples to compare")
+        for i, p in enumerate(pairs):
+            if not (isinstance(p, (tuple, list)) and len(p) == 3
+                    and all(isinstance(s, str) and s.strip() for s in p)):
+                raise ValueError(f"pairs[{i}] must be a (prompt, a, b) triple of non-empty "
+                                 f"strings, got {p!r}")
+            if p[1] == p[2]:
+                raise ValueError(f"pairs[{i}] compares a response with itself ({p[1]!r})")
+        self.path = Path(path)
+        self.comparisons: list[Comparison] = load_preferences(self.path)  # raises, keeps file
+        done = {(c.prompt, frozenset((c.chosen, c.rejected))) for c in self.comparisons}
+        self.pairs = [p for p in pairs if (p[0], frozenset(p[1:])) not in done]
+        self._actions: list[str] = []  # "label" or "skip", one per pair answered, for undo
+        self.position = 0  # index in self.pairs of the pair on screen
+        self._widget = None
+        self.buttons: dict[str, object] = {}
+
+    # --- the actions (the buttons call these) -------------------------------------------------
+
+    @property
+    def current(self) -> tuple[str, str, str] | None:
+        """The pair on screen, or ``None`` when every pair has been answered."""
+        return self.pairs[self.position] if self.position < len(self.pairs) else None
+
+    @property
+    def done(self) -> bool:
+        return self.current is None
+
+    def choose(self, which: str) -> Comparison:
+        """Record that response ``"A"`` or ``"B"`` is better, save, and move on."""
+        if which not in ("A", "B"):
+            raise ValueError(f"which must be 'A' or 'B', got {which!r}")
+        if self.current is None:
+            raise ValueError("every pair has been answered: nothing left to choose")
+        prompt, a, b = self.current
+        c = Comparison(prompt, a, b) if which == "A" else Comparison(prompt, b, a)
+        self.comparisons.append(c)
+        self._actions.append("label")
+        self.position += 1
+        self._save_and_refresh()
+        return c
+
+    def skip(self) -> None:
+        """Leave the pair on screen unlabelled and move on."""
+        if self.current is None:
+            raise ValueError("every pair has been answered: nothing left to skip")
+        self._actions.append("skip")
+        self.position += 1
+        self._refresh()
+
+    def undo(self) -> None:
+        """Take back the last choice or skip (a no-op when there is nothing to undo)."""
+        if not self._actions:
+            return
+        if self._actions.pop() == "label":
+            self.comparisons.pop()
+            save_preferences(self.path, self.comparisons)
+        self.position -= 1
+        self._refresh()
+
+    def fill_with_gold(self, seed: int = 0) -> int:
+        """Label every remaining pair with the simulated gold annotator; return how many."""
+        rng = random.Random(seed)
+        n = 0
+        while self.current is not None:
+            prompt, a, b = self.current
+            c = label_pair(prompt, a, b, rng)
+            self.comparisons.append(Comparison(c.prompt, c.chosen, c.rejected))
+            self._actions.append("label")
+            self.position += 1
+            n += 1
+        save_preferences(self.path, self.comparisons)
+        self._refresh()
+        return n
+
+    def _save_and_refresh(self) -> None:
+        save_preferences(self.path, self.comparisons)
+        self._refresh()
+
+    # --- display ------------------------------------------------------------------------------
+
+    def progress_text(self) -> str:
+        return (f"{len(self.comparisons)} labelled, pair {min(self.position + 1, len(self.pairs))}"
+                f" of {len(self.pairs)}; saved to {self.path.name}")
+
+    def pair_html(self) -> str:
+        if self.current is None:
+            return (f"<p><b>All pairs answered.</b> {len(self.comparisons)} comparisons saved to "
+                    f"<code>{html.escape(str(self.path))}</code>.</p>")
+        prompt, a, b = (html.escape(s) for s in self.current)
+        box = ("<div style='border:1px solid #999;padding:6px;margin:4px 0'>"
+               "<b>{}</b> {}</div>")
+        return (f"<p><b>Prompt:</b> <code>{prompt}</code></p>"
+                + box.format("A:", a) + box.format("B:", b))
+
+    def _build(self):
+        import ipywidgets as widgets
+
+        self._html = widgets.HTML(self.pair_html())
+        self._status = widgets.HTML(self.progress_text())
+        specs = [("A", "A is better", lambda _: self.choose("A")),
+                 ("B", "B is better", lambda _: self.choose("B")),
+                 ("skip", "skip", lambda _: self.skip()),
+                 ("undo", "undo", lambda _: self.undo())]
+        for key, label, handler in specs:
+            button = widgets.Button(description=label)
+            button.on_click(handler)
+            self.buttons[key] = button
+        self._widget = widgets.VBox([self._html, widgets.HBox(list(self.buttons.values())),
+                                     self._status])
+        self._refresh()
+        return self._widget
+
+    def _refresh(self) -> None:
+        if self._widget is None:
+            return
+        self._html.value = self.pair_html()
+        self._status.value = html.escape(self.progress_text())
+        for key in ("A", "B", "skip"):
+            self.buttons[key].disabled = self.done
+        self.buttons["undo"].disabled = not self._actions
+
+    def widget(self):
+        """The ipywidgets box (built on first use)."""
+        return self._widget if self._widget is not None else self._build()
+
+    def show(self) -> None:
+        """Display the collector; in static mode, the first pair and the progress as HTML."""
+        display_widget_or_static(
+            None if static_mode() else self.widget(),
+            static_html=lambda: self.pair_html() + f"<p>{html.escape(self.progress_text())}</p>")
+
+
+__all__ = ["PreferenceCollector", "load_preferences", "save_preferences"]
