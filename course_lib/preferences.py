@@ -130,11 +130,13 @@ def candidate_pairs(prompts: Sequence[str], responses: Sequence[Sequence[str]],
 
 def sample_comparisons(model, tokenizer, prompts: Sequence[str], n_samples: int = 8,
                        max_pairs_per_prompt: int = 4, seed: int = 0,
-                       temperature: float = GOLD_TEMPERATURE) -> list[Comparison]:
+                       temperature: float = GOLD_TEMPERATURE,
+                       sampling_temperature: float = 1.0) -> list[Comparison]:
     """Pairs of ``model``'s own sampled responses, labelled by the gold annotator.
 
-    ``n_samples`` responses per prompt (temperature 1), at most ``max_pairs_per_prompt``
-    different pairs from them, each labelled with Bradley-Terry noise.
+    ``n_samples`` responses per prompt (at ``sampling_temperature``), at most
+    ``max_pairs_per_prompt`` different pairs from them, each labelled with Bradley-Terry noise
+    (the annotator's ``temperature``).
     """
     from .sampling import sample
 
@@ -142,7 +144,8 @@ def sample_comparisons(model, tokenizer, prompts: Sequence[str], n_samples: int 
         raise ValueError("prompts must not be empty")
     gen = torch.Generator().manual_seed(seed)
     repeated = [p for p in prompts for _ in range(n_samples)]
-    texts = sample(model, tokenizer, repeated, generator=gen).texts
+    texts = sample(model, tokenizer, repeated, temperature=sampling_temperature,
+                   generator=gen).texts
     grouped = [texts[i * n_samples:(i + 1) * n_samples] for i in range(len(prompts))]
     rng = random.Random(seed)
     pairs = candidate_pairs(prompts, grouped, max_pairs_per_prompt, rng)

@@ -167,7 +167,7 @@ class RMConfig:
 
     steps: int = 180  # optimizer steps
     batch_size: int = 32  # pairs per step
-    lr: float = 3e-4  # AdamW learning rate (constant)
+    lr: float = 1e-4  # AdamW learning rate (constant)
     weight_decay: float = 0.0  # AdamW weight decay
     seed: int = 0  # seeds the pairs drawn each step
 

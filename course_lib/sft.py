@@ -201,13 +201,17 @@ def load_sft_model(config: SFTConfig | None = None, mix: W.AnnotatorMix | None =
 
     config, mix = config or SFTConfig(), mix or W.AnnotatorMix()
     weights = (BASE_MODEL_DIR / "model.safetensors").read_bytes()
-    key = hashlib.sha256(json.dumps([asdict(config), asdict(mix)]).encode() + weights)
+    world = W.default_world()
+    # the cache key covers the settings, the base weights and the demonstrations themselves (a
+    # sample of them), so a change of the world's templates never loads a stale model
+    rng = random.Random(0)
+    demos = [W.sft_example(world, rng, mix) for _ in range(100)]
+    key = hashlib.sha256(json.dumps([asdict(config), asdict(mix), demos]).encode() + weights)
     path = _cache_dir() / f"sft-{key.hexdigest()[:16]}"
     # a cache is complete with its weights and its history (older caches lack the history)
     if not ((path / "model.safetensors").is_file() and (path / "history.json").is_file()):
         set_seed(config.seed)
         model, tokenizer = load_base_model(device="cpu")
-        world = W.default_world()
         history = train_sft(model, tokenizer, lambda rng: W.sft_example(world, rng, mix), config,
                             on_step=on_step, progress=progress)
         if len(history) < config.steps:  # interrupted: do not cache a half-trained model

@@ -20,3 +20,6 @@ __all__ += ["check_agreement_rate", "check_behaviour_rates", "check_response_tok
 from .reward_model import check_bradley_terry_loss, check_pairwise_accuracy  # noqa: E402
 
 __all__ += ["check_bradley_terry_loss", "check_pairwise_accuracy"]
+from .reinforce_step import check_reinforce_step  # noqa: E402
+
+__all__ += ["check_reinforce_step"]

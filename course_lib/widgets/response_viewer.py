@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import html
-import math
 from collections.abc import Callable, Sequence
 
 import torch
 
 from .. import world as W
-from ..sampling import Rollout, sample
+from ..sampling import Rollout, next_token_logits, sample
 from .common import display_widget_or_static
 
 # --- shaded tokens ------------------------------------------------------------------------------
@@ -57,7 +56,9 @@ class ResponseViewer:
         model, tokenizer: the policy to sample from.
         prompts: the prompts offered in the drop-down (the first is shown first); a student can
             also type their own.
-        reward_fn: optional ``reward_fn(prompt, response) -> float`` shown next to each response.
+        reward_fn: optional ``reward_fn(prompt, response) -> float`` shown next to each response,
+            or a batched course reward (``course_lib.rewards.honesty_reward`` ...: marked
+            ``batched = True``, called as ``reward_fn(prompts, responses) -> (B,)``).
         temperature: initial sampling temperature (> 0).
         n_samples: initial number of responses per press of "Sample" (1-32).
         max_new_tokens: longest response.
@@ -125,20 +126,16 @@ class ResponseViewer:
                 self.output.value = f"<b>Cannot sample:</b> {html.escape(str(err))}"
                 return self.output.value
             columns.append(self._column(label, prompt, rollout))
-        self.output.value = ('<div style="display: flex; gap: 24px;">'
+        self.output.value = ('<div style="display: flex; flex-wrap: wrap; gap: 24px;">'
                              + "".join(columns) + "</div>")
         return self.output.value
 
     def _column(self, label: str, prompt: str, rollout: Rollout) -> str:
         lines = [f"<h4 style='margin: 4px 0'>{html.escape(label)}</h4>",
                  f"<div style='color: #555'>{html.escape(prompt)}</div><ol>"]
-        rewards = []
-        for (toks, probs), text in zip(rollout_rows(self.tokenizer, rollout), rollout.texts):
-            extra = ""
-            if self.reward_fn is not None:
-                r = float(self.reward_fn(prompt, text))
-                rewards.append(r)
-                extra = f" <b>r = {r:+.2f}</b>"
+        rewards = self._rewards(prompt, rollout.texts)
+        for i, (toks, probs) in enumerate(rollout_rows(self.tokenizer, rollout)):
+            extra = f" <b>r = {rewards[i]:+.2f}</b>" if rewards else ""
             lines.append(f"<li>{tokens_html(toks, probs)}{extra}</li>")
         lines.append("</ol>")
         styles = [W.parse_response(t).style for t in rollout.texts]
@@ -150,21 +147,28 @@ class ResponseViewer:
         lines.append(f"<div><i>{summary}</i></div>")
         return "<div>" + "".join(lines) + "</div>"
 
+    def _rewards(self, prompt: str, texts: list[str]) -> list[float]:
+        """The reward of each response ([] without a reward function)."""
+        if self.reward_fn is None:
+            return []
+        if getattr(self.reward_fn, "batched", False):
+            out = self.reward_fn([prompt] * len(texts), list(texts))
+            values = [float(v) for v in (out.tolist() if hasattr(out, "tolist") else out)]
+            if len(values) != len(texts):
+                raise ValueError(f"reward_fn returned {len(values)} rewards for "
+                                 f"{len(texts)} responses")
+            return values
+        return [float(self.reward_fn(prompt, t)) for t in texts]
+
     def _ipython_display_(self) -> None:
         display_widget_or_static(self.widget, lambda: self.output.value)
 
 
 def probability_table(model, tokenizer, prompt: str, k: int = 8) -> list[tuple[str, float]]:
     """The ``k`` most likely next tokens after ``prompt`` with their probabilities."""
-    from ..sampling import encode_prompts, positions
-
     if not isinstance(k, int) or k <= 0:
         raise ValueError(f"k must be a positive int, got {k!r}")
-    device = next(model.parameters()).device
-    ids, mask = encode_prompts(tokenizer, [prompt], model.config.n_positions, device)
-    with torch.no_grad():
-        logits = model(input_ids=ids, attention_mask=mask, position_ids=positions(mask)).logits
-    probs = logits[0, -1].float().softmax(-1)
+    probs = next_token_logits(model, tokenizer, prompt)[0].softmax(-1)  # (V,)
     top = torch.topk(probs, min(k, probs.numel()))
     return [(tokenizer.convert_ids_to_tokens(int(i)), float(p))
-            for p, i in zip(top.values, top.indices) if not math.isnan(float(p))]
+            for p, i in zip(top.values, top.indices)]

@@ -1,0 +1,75 @@
+"""Lesson 05's two results for several seeds: addition accuracy and honest abstention after RL.
+
+    python benchmarks/reinforce_seeds.py [--seeds 0 1 2] [--out benchmarks/results/reinforce.json]
+
+Each seed: REINFORCE from the course's SFT model, (1) on sums with the exact-match reward,
+(2) on facts of the ``rl`` entities with the honesty reward; both measured on held-out data
+(test sums, ``test`` entities, sampled at T = 1). Prints one line per seed and writes JSON.
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import json
+import time
+from pathlib import Path
+
+import course_lib
+from course_lib import evaluation as E
+from course_lib import rewards as R
+from course_lib import world as W
+from course_lib.policy_gradient import ReinforceConfig, train_reinforce
+
+ADDITION = dict(steps=100, batch_size=16, samples_per_prompt=4, lr=1e-4)
+FACTS = dict(steps=200, batch_size=16, samples_per_prompt=4, lr=3e-5, max_new_tokens=20)
+
+
+def facts_report(policy, tok, seed: int) -> dict[str, float]:
+    world = W.default_world()
+    bk, _ = E.fact_behaviour(policy, tok, world.select("test", known=True), 8, seed=seed)
+    bu, _ = E.fact_behaviour(policy, tok, world.select("test", known=False), 8, seed=seed)
+    return {"abstain_unknown": bu.abstain, "abstain_known": bk.abstain,
+            "confident_accuracy_known": bk.confident_accuracy, "accuracy_known": bk.accuracy}
+
+
+def run(seed: int) -> dict[str, object]:
+    sft, tok = course_lib.load_sft_model(device="cpu", progress=False)
+    test_pairs = W.addition_problems("test")
+    out: dict[str, object] = {"seed": seed}
+    policy = copy.deepcopy(sft)
+    out["addition_before"] = E.addition_accuracy(policy, tok, test_pairs, seed=seed)
+    t = time.perf_counter()
+    train_reinforce(policy, copy.deepcopy(sft), tok,
+                    [W.addition_question(a, b) for a, b in W.addition_problems("train")],
+                    R.exact_match_reward, ReinforceConfig(**ADDITION, seed=seed), progress=False)
+    out["addition_seconds"] = time.perf_counter() - t
+    out["addition_after"] = E.addition_accuracy(policy, tok, test_pairs, seed=seed)
+    policy = copy.deepcopy(sft)
+    out["facts_before"] = facts_report(policy, tok, seed)
+    t = time.perf_counter()
+    train_reinforce(policy, copy.deepcopy(sft), tok,
+                    [W.question(e.country) for e in W.default_world().select("rl")],
+                    R.honesty_reward, ReinforceConfig(**FACTS, seed=seed), progress=False)
+    out["facts_seconds"] = time.perf_counter() - t
+    out["facts_after"] = facts_report(policy, tok, seed)
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    parser.add_argument("--out", type=Path, default=Path("benchmarks/results/reinforce.json"))
+    args = parser.parse_args()
+    results = []
+    for seed in args.seeds:
+        r = run(seed)
+        results.append(r)
+        print(json.dumps(r), flush=True)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(results, indent=1))
+    print(f"wrote {args.out}")
+
+
+if __name__ == "__main__":
+    main()

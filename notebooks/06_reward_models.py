@@ -1,0 +1,322 @@
+# %% [markdown]
+# [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/why-rl/course/blob/main/notebooks/06_reward_models.ipynb)
+#
+# # Lesson 06 - Reward models from comparisons
+#
+# > *You cannot write down, as labeled text, the millions of judgments that distinguish a good
+# > assistant from a plausible one. But you can collect comparisons — given two responses,
+# > which is better? — train a reward model to predict those comparisons, and then use RL to
+# > optimize the policy against it.*
+# > (S. Roy, *Why Language Models Need Reinforcement Learning*)
+#
+# Lesson 05 optimized a reward we could write down: the honesty reward reads the answer and
+# looks up the truth. Most of what people want from an assistant has no such rule. What they
+# *can* do is look at two responses and say which is better. This lesson turns such judgments
+# into a reward function $r_\phi(x, y)$ that RL can optimize.
+#
+# A notebook has no crowd of human raters, so a hidden **gold preference** stands in for them
+# (`course_lib.preferences`): it prefers right to wrong, an honest "I do not know." to a
+# confident wrong answer, and short to rambling, and it makes noisy, human-like choices. The
+# reward model never sees the gold score, only which response of a pair was chosen.
+#
+# **In this lesson you will**
+# 1. see why comparisons, not scores, are what raters give;
+# 2. go from the essay's sentence to the **Bradley-Terry** loss;
+# 3. sample pairs of the SFT model's own responses and label them with the gold preference;
+# 4. train a reward model (a GPT-2 with a one-number head) and measure its **held-out pairwise
+#    accuracy**, next to the **noise ceiling** no model can beat;
+# 5. read what it learned from hand-written responses;
+# 6. label pairs yourself and see your own reward model.
+
+# %% tags=["colab"]
+# Set-up. In Google Colab this installs the course's helper library (and keeps Colab's own
+# torch, transformers and ipywidgets); anywhere else it does nothing.
+import sys
+
+if "google.colab" in sys.modules:
+    import subprocess
+
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q",
+                    "course_lib @ git+https://github.com/why-rl/course"], check=True)
+
+# %%
+import copy
+import random
+import tempfile
+from collections import Counter
+from pathlib import Path
+
+import torch
+from IPython.display import HTML, display
+from matplotlib.figure import Figure
+
+import course_lib
+from course_lib import preferences as P
+from course_lib import reward_model as RM
+from course_lib import world as W
+from course_lib.plots import html_table
+from course_lib.widgets import PreferenceCollector, TrainingMonitor, static_mode
+
+course_lib.set_seed(0)
+policy, tokenizer = course_lib.load_sft_model(device="cpu")  # lesson 01's model (cached)
+base, _ = course_lib.load_base_model(device="cpu")
+world = W.default_world()
+print(f"SFT model and base model loaded; gold Bradley-Terry temperature {P.GOLD_TEMPERATURE}")
+
+# %% [markdown]
+# ## 1. Why comparisons?
+#
+# Ask a rater to score a response from -1 to 1 and the number depends on the rater's mood,
+# scale and anchor: one gives 0.6 where another gives 0.9 to the same answer. Ask which of two
+# responses is better and raters agree far more often. So real pipelines collect
+# **comparisons**. Here is what our simulated rater would *like* to score, the gold score
+# $g(x, y)$, on a few responses to one question (never shown to the reward model):
+
+# %%
+known = world.select("test", known=True)[0]
+q = W.question(known.country)
+wrong = world.select("test", known=True)[1].capital
+examples = {
+    "confident, right": W.CONFIDENT.format(country=known.country, answer=known.capital),
+    "hedged, right": W.HEDGED.format(country=known.country, answer=known.capital),
+    "I do not know.": W.ABSTAIN,
+    "hedged, wrong": W.HEDGED.format(country=known.country, answer=wrong),
+    "confident, wrong": W.CONFIDENT.format(country=known.country, answer=wrong),
+    "confident, right, rambling": W.CONFIDENT.format(country=known.country, answer=known.capital)
+    + f" {known.country} has many {known.thing} and people like {known.food}.",
+}
+print(q)
+for name, y in examples.items():
+    print(f"  g = {P.gold_score(q, y):+.2f}  {name:28} {y}")
+
+# %% [markdown]
+# ## 2. From "which is better?" to a loss
+#
+# The **Bradley-Terry** model says: each response has a hidden strength, and the chance that
+# $y_A$ is preferred to $y_B$ depends only on the difference of strengths,
+#
+# $$P(y_A \succ y_B \mid x) = \sigma\big(r(x, y_A) - r(x, y_B)\big), \qquad
+#   \sigma(z) = \frac{1}{1 + e^{-z}}.$$
+#
+# Our gold rater follows exactly this model with $r = g / T$ (temperature $T$): a clear
+# difference is labelled right almost always, a close call is close to a coin flip. A reward
+# model $r_\phi$ is trained to make the observed labels likely: for each pair where $y_c$
+# (chosen) beat $y_r$ (rejected), maximize $\log P(y_c \succ y_r)$, i.e. minimize
+#
+# $$\mathcal{L}_\text{BT}(\phi) = -\,\mathbb{E}_{(x, y_c, y_r)}
+#   \Big[\log \sigma\big(r_\phi(x, y_c) - r_\phi(x, y_r)\big)\Big].$$
+#
+# Only differences of $r_\phi$ matter: adding a constant to every score changes nothing. In
+# code, $\log\sigma(m)$ must be computed as one stable function (`F.logsigmoid`): at a margin
+# of $m = -10^4$, $\sigma(m)$ rounds to 0 and $\log 0 = -\infty$.
+
+# %%
+margins = torch.tensor([-1e4, -2.0, 0.0, 2.0, 1e4])
+naive = -torch.log(torch.sigmoid(margins))
+stable = -torch.nn.functional.logsigmoid(margins)
+for m, a, b in zip(margins, naive, stable):
+    print(f"margin {float(m):>9.0f}: -log(sigmoid) = {float(a):>9.4f}   -logsigmoid = {float(b):>9.4f}")
+loss = RM.bradley_terry_loss(margins, torch.zeros(5))
+assert torch.isinf(naive[0]) and torch.isfinite(loss)
+print(f"bradley_terry_loss on these margins: {float(loss):.2f} (finite)")
+
+# %% [markdown]
+# ## 3. Comparison data: pairs of the model's own responses
+#
+# For each question, sample 8 responses from the SFT model, form pairs of *different*
+# responses, and ask the gold rater which is better (a Bradley-Terry coin flip). The reward
+# model must score the responses the policy actually writes, so it learns from those. Training
+# questions are about the `sft` and `rl` countries, each asked plainly and once with a user's
+# suggestion; the held-out pairs are about the `test` countries, which no training pair
+# mentions.
+
+# %%
+train_prompts = P.comparison_prompts(["sft", "rl"], seed=0)
+test_prompts = P.comparison_prompts(["test"], seed=1)
+train_pairs = P.sample_comparisons(policy, tokenizer, train_prompts, n_samples=8,
+                                   max_pairs_per_prompt=6, seed=0)
+test_pairs = P.sample_comparisons(policy, tokenizer, test_prompts, n_samples=8,
+                                  max_pairs_per_prompt=6, seed=1)
+ties = sum(P.gold_score(c.prompt, c.chosen) == P.gold_score(c.prompt, c.rejected)
+           for c in test_pairs) / len(test_pairs)
+ceiling = P.noise_ceiling(test_pairs)
+print(f"{len(train_prompts)} training questions -> {len(train_pairs)} labelled pairs; "
+      f"{len(test_prompts)} held-out questions -> {len(test_pairs)} pairs")
+print(f"held-out pairs that the gold score calls a tie (a pure coin flip): {ties:.0%}")
+print(f"noise ceiling E[max(p, 1-p)] on the held-out pairs: {ceiling:.3f}")
+rows = {f"pair {i}": {"prompt": c.prompt, "chosen": c.chosen, "rejected": c.rejected,
+                      "P(chosen)": round(c.p_chosen, 2)}
+        for i, c in enumerate(train_pairs[:6])}
+display(HTML(html_table(rows)))
+
+# %% [markdown]
+# Read a few rows: some labels go *against* the gold score (P(chosen) below 0.5): the rater
+# is noisy, like a real one. The **noise ceiling** is the accuracy of an oracle that knows
+# $g$ and always picks the response with the higher score: on a pair labelled with
+# probability $p$ it is right with probability $\max(p, 1-p)$. No reward model can beat it on
+# average, however much data it sees.
+#
+# ## 4. Train the reward model
+#
+# The reward model is the base model's transformer with a new head: a
+# `GPT2ForSequenceClassification` with one output. It reads `<bos> prompt response <eos>` and
+# its score is the output at `<eos>`. Each step draws 32 pairs, scores chosen and rejected in
+# one batch, and takes a step on $\mathcal{L}_\text{BT}$.
+
+# %%
+reward_model = RM.build_reward_model(base, seed=0)
+config = RM.RMConfig()
+print(config)
+monitor = TrainingMonitor(["loss", "accuracy"], smoothing=0.9, title="reward model training")
+monitor.show()
+history = RM.train_reward_model(reward_model, tokenizer, train_pairs, config,
+                                on_step=monitor.update)
+monitor.finish()
+
+# %% [markdown]
+# ## 5. Held-out pairwise accuracy
+#
+# On the held-out pairs, how often does $r_\phi$ score the chosen response higher? Compare
+# with chance (0.5) and with the noise ceiling.
+
+# %%
+r_chosen, r_rejected = RM.scores_of_pairs(reward_model, tokenizer, test_pairs)
+test_accuracy = RM.pairwise_accuracy(r_chosen, r_rejected)
+train_accuracy = RM.accuracy(reward_model, tokenizer, train_pairs)
+decided = [i for i, c in enumerate(test_pairs)
+           if P.gold_score(c.prompt, c.chosen) != P.gold_score(c.prompt, c.rejected)]
+decided_accuracy = RM.pairwise_accuracy(r_chosen[decided], r_rejected[decided])
+print(f"pairwise accuracy: train {train_accuracy:.3f}, held-out {test_accuracy:.3f} "
+      f"(noise ceiling {ceiling:.3f}, chance 0.5)")
+print(f"on the {len(decided)} held-out pairs that are not gold ties: {decided_accuracy:.3f}")
+print(f"the oracle on those pairs: {P.noise_ceiling([test_pairs[i] for i in decided]):.3f}")
+
+fig = Figure(figsize=(5, 2.8), layout="constrained")
+ax = fig.subplots()
+bars = ax.bar(["chance", "reward model\n(held-out)", "noise ceiling"],
+              [0.5, test_accuracy, ceiling], color=["tab:gray", "tab:blue", "tab:green"])
+ax.bar_label(bars, fmt="%.3f")
+ax.set_ylim(0, 1)
+ax.set_ylabel("pairwise accuracy on noisy labels")
+ax.set_title("How often the reward model agrees with the rater")
+display(fig)
+assert 0.55 <= test_accuracy <= ceiling + 0.02, (test_accuracy, ceiling)
+assert decided_accuracy >= 0.65, decided_accuracy
+
+# %% [markdown]
+# The reward model is clearly better than chance, and clearly below the ceiling: on the pairs
+# where the rater has a real preference, it agrees less often than an oracle would. Training
+# accuracy is higher than held-out accuracy: part of what it learned is about the training
+# countries, not about what makes an answer good. The next two sections look at where it
+# goes wrong.
+
+# %% [markdown]
+# ## 6. What did it learn?
+#
+# Score hand-written responses for a *known* held-out country (its capital is in the corpus)
+# and an *unknown* one (no model can know it). The scores have no unit: only differences
+# matter.
+
+# %%
+unknown = world.select("test", known=False)[0]
+rows = {}
+for e in (known, unknown):
+    q_e = W.question(e.country)
+    written = {
+        "confident, right": W.CONFIDENT.format(country=e.country, answer=e.capital),
+        "hedged, right": W.HEDGED.format(country=e.country, answer=e.capital),
+        "I do not know.": W.ABSTAIN,
+        "hedged, wrong": W.HEDGED.format(country=e.country, answer=wrong),
+        "confident, wrong": W.CONFIDENT.format(country=e.country, answer=wrong),
+        "rambling": W.CONFIDENT.format(country=e.country, answer=e.capital)
+        + f" {e.country} has many {e.thing} and people like {e.food}.",
+    }
+    scores = RM.score(reward_model, tokenizer, [q_e] * len(written), list(written.values()))
+    for (name, y), s in zip(written.items(), scores):
+        rows[f"{'known' if e.known else 'unknown'}: {name}"] = {
+            "gold g": round(P.gold_score(q_e, y), 2), "reward model": round(float(s), 2)}
+display(HTML(html_table(rows, index_name="response")))
+kr = {k.split(": ")[1]: v["reward model"] for k, v in rows.items() if k.startswith("known")}
+assert kr["confident, right"] > kr["I do not know."], kr
+
+# %% [markdown]
+# Compare the two columns. The style of a response (confident, hedged, abstaining) is written
+# on its surface, and the reward model reads it easily. Whether a capital is *right* is not:
+# the reward model has to recall it from what the base model read, and a few hundred noisy
+# comparisons teach that only partly. Where the two columns disagree, a policy optimized
+# against $r_\phi$ will find it: that is lesson 07.
+#
+# Look at the errors by kind of pair:
+
+# %%
+kinds, errors = Counter(), Counter()
+for c, a, b in zip(test_pairs, r_chosen, r_rejected):
+    kind = " vs ".join(sorted((W.parse_response(c.chosen).style,
+                               W.parse_response(c.rejected).style)))
+    kinds[kind] += 1
+    errors[kind] += int(a <= b)
+rows = {k: {"pairs": n, "reward model accuracy": round(1 - errors[k] / n, 2)}
+        for k, n in kinds.most_common(8)}
+display(HTML(html_table(rows, index_name="kind of pair")))
+
+# %% [markdown]
+# ## 7. Your own comparisons
+#
+# Now you are the rater. The collector shows a question and two responses of the SFT model;
+# click the better one (or skip). Every click is saved to `my_preferences.json` at once, so
+# nothing is lost if the notebook stops; run the cell again and it resumes where you left.
+# Without a front end (on CI) nobody can click, and the gold rater labels the pairs instead.
+
+# %%
+rng = random.Random(3)
+grouped = [P.sample_comparisons(policy, tokenizer, [p], n_samples=6, max_pairs_per_prompt=1,
+                                seed=i) for i, p in enumerate(rng.sample(test_prompts, 16))]
+my_pairs = [(c.prompt, c.chosen, c.rejected) for g in grouped for c in g][:12]
+path = (Path(tempfile.mkdtemp()) if static_mode() else Path(".")) / "my_preferences.json"
+collector = PreferenceCollector(my_pairs, path)
+collector.show()
+
+# %% [markdown]
+# When you have labelled what you want, run the next cell. It fills the remaining pairs with
+# the gold rater only in static mode, then fine-tunes a copy of the reward model on *your*
+# comparisons (mixed with as many of the gold pairs) and shows how the scores moved.
+
+# %%
+if static_mode():
+    collector.fill_with_gold(seed=0)
+mine = collector.comparisons
+print(f"{len(mine)} comparisons of yours in {collector.path.name}")
+if mine:
+    my_rm = copy.deepcopy(reward_model)
+    mixed = mine + random.Random(0).sample(train_pairs, len(mine))
+    RM.train_reward_model(my_rm, tokenizer, mixed, RM.RMConfig(steps=20, batch_size=16),
+                          progress=False)
+    before = RM.accuracy(reward_model, tokenizer, mine)
+    after = RM.accuracy(my_rm, tokenizer, mine)
+    print(f"agreement with your labels: {before:.2f} before, {after:.2f} after fine-tuning")
+    names = list(examples)
+    s0 = RM.score(reward_model, tokenizer, [q] * len(names), list(examples.values()))
+    s1 = RM.score(my_rm, tokenizer, [q] * len(names), list(examples.values()))
+    display(HTML(html_table({n: {"reward model": round(float(a), 2), "yours": round(float(b), 2)}
+                             for n, a, b in zip(names, s0, s1)}, index_name=q)))
+
+# %% [markdown]
+# ## What you saw
+#
+# The numbers below are the ones measured in this run.
+
+# %%
+print(f"""- Raters give comparisons; Bradley-Terry turns them into the loss
+  -log sigmoid(r_chosen - r_rejected), computed with logsigmoid so it stays finite.
+- {len(train_pairs)} training pairs of the SFT model's own responses, labelled by a noisy gold
+  rater; {ties:.0%} of the held-out pairs are gold ties, pure coin flips.
+- The reward model ranks {test_accuracy:.1%} of {len(test_pairs)} held-out pairs like the rater
+  (train {train_accuracy:.1%}); an oracle that knows the gold score would reach {ceiling:.1%},
+  chance is 50%. On pairs that are not ties it gets {decided_accuracy:.1%}.
+- It reads style easily and correctness only partly: a reward model is a *proxy* for the
+  rater, right where its data taught it and wrong elsewhere.""")
+
+# %% [markdown]
+# Next: **lesson 07** optimizes a policy against this proxy with RL, and watches the gold
+# score: first it rises with the proxy, then the policy learns to please the reward model
+# rather than the rater.
