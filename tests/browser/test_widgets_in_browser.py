@@ -40,7 +40,7 @@ LESSONS = [
     Lesson("03", (Widget("MDPExplorer"),)),
     Lesson("04", (Widget("EstimatorLab"),)),
     Lesson("05", (Widget("TrainingMonitor"), Widget("ResponseViewer", policies=2))),
-    Lesson("06", (Widget("PreferenceCollector"),)),
+    Lesson("06", (Widget("TrainingMonitor"), Widget("PreferenceCollector"))),
 ]
 
 
