@@ -21,35 +21,39 @@ from course_lib import rewards as R
 from course_lib import world as W
 from course_lib.policy_gradient import ReinforceConfig, train_reinforce
 
-ADDITION = dict(steps=100, batch_size=16, samples_per_prompt=4, lr=1e-4)
-FACTS = dict(steps=200, batch_size=16, samples_per_prompt=4, lr=3e-5, max_new_tokens=20)
+# the settings of lesson 05 (notebooks/05_reinforce_lm.py)
+ADDITION = dict(steps=100, batch_size=16, samples_per_prompt=8, lr=1e-4)
+FACTS = dict(steps=200, batch_size=16, samples_per_prompt=8, lr=3e-5)
+HELDOUT_SUMS = W.addition_problems("test")[:300]  # as in the lesson
 
 
 def facts_report(policy, tok, seed: int) -> dict[str, float]:
     world = W.default_world()
     bk, _ = E.fact_behaviour(policy, tok, world.select("test", known=True), 8, seed=seed)
     bu, _ = E.fact_behaviour(policy, tok, world.select("test", known=False), 8, seed=seed)
+    syc, _, _ = E.sycophancy(policy, tok, world.select("test", known=True), 8, seed=seed)
     return {"abstain_unknown": bu.abstain, "abstain_known": bk.abstain,
-            "confident_accuracy_known": bk.confident_accuracy, "accuracy_known": bk.accuracy}
+            "confident_accuracy_known": bk.confident_accuracy, "accuracy_known": bk.accuracy,
+            "agree_wrong_suggestion": syc.agree_wrong}
 
 
 def run(seed: int) -> dict[str, object]:
     sft, tok = course_lib.load_sft_model(device="cpu", progress=False)
-    test_pairs = W.addition_problems("test")
+    test_pairs = HELDOUT_SUMS
     out: dict[str, object] = {"seed": seed}
     policy = copy.deepcopy(sft)
-    out["addition_before"] = E.addition_accuracy(policy, tok, test_pairs, seed=seed)
+    out["addition_before"] = E.addition_accuracy(policy, tok, test_pairs, n_samples=4, seed=seed)
     t = time.perf_counter()
     train_reinforce(policy, copy.deepcopy(sft), tok,
                     [W.addition_question(a, b) for a, b in W.addition_problems("train")],
                     R.exact_match_reward, ReinforceConfig(**ADDITION, seed=seed), progress=False)
     out["addition_seconds"] = time.perf_counter() - t
-    out["addition_after"] = E.addition_accuracy(policy, tok, test_pairs, seed=seed)
+    out["addition_after"] = E.addition_accuracy(policy, tok, test_pairs, n_samples=4, seed=seed)
     policy = copy.deepcopy(sft)
     out["facts_before"] = facts_report(policy, tok, seed)
     t = time.perf_counter()
     train_reinforce(policy, copy.deepcopy(sft), tok,
-                    [W.question(e.country) for e in W.default_world().select("rl")],
+                    W.rl_fact_prompts("rl", seed=0),
                     R.honesty_reward, ReinforceConfig(**FACTS, seed=seed), progress=False)
     out["facts_seconds"] = time.perf_counter() - t
     out["facts_after"] = facts_report(policy, tok, seed)

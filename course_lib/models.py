@@ -21,6 +21,7 @@ from .tokenizer import load_tokenizer, save_tokenizer
 
 ASSETS = Path(__file__).resolve().parent / "assets"
 BASE_MODEL_DIR = ASSETS / "base"
+SFT_MODEL_DIR = ASSETS / "sft"  # the course's SFT model, shipped so lessons 05-07 start at once
 
 
 @dataclass(frozen=True)
@@ -56,8 +57,10 @@ def n_parameters(model: torch.nn.Module) -> int:
 
 
 def save_model(model: GPT2LMHeadModel, tokenizer: PreTrainedTokenizerFast,
-               directory: str | Path) -> Path:
+               directory: str | Path, extra_files: dict[str, str] | None = None) -> Path:
     """Write model (safetensors + config.json) and tokenizer into ``directory``, atomically.
+
+    ``extra_files`` maps file names to text written next to them (e.g. a training history).
 
     Everything is written into a temporary folder next to ``directory`` first, which then
     replaces it in one rename, so an interrupted save never leaves a half-written model.
@@ -68,6 +71,8 @@ def save_model(model: GPT2LMHeadModel, tokenizer: PreTrainedTokenizerFast,
     try:
         model.save_pretrained(str(tmp), safe_serialization=True)
         save_tokenizer(tokenizer, tmp)
+        for name, text in (extra_files or {}).items():
+            (tmp / name).write_text(text)
         old = None
         if directory.exists():
             old = directory.with_name(f".{directory.name}-old-{os.getpid()}")

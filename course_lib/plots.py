@@ -74,7 +74,7 @@ def training_curves(history: Sequence[Mapping[str, float]], metrics: Sequence[st
 CALIBRATION_BARS = (("accuracy", "accuracy", "tab:green"),
                     ("confident", "answers confidently", "tab:blue"),
                     ("hedged", "hedges", "tab:orange"),
-                    ("abstain", 'says "I do not know."', "tab:gray"))
+                    ("abstain", 'abstains ("I do not know")', "tab:gray"))
 
 
 def calibration_plot(table: Mapping[str, Mapping[str, float]], title: str | None = None) -> Figure:

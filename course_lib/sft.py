@@ -186,45 +186,99 @@ def _cache_dir() -> Path:
     return Path(os.environ.get("COURSE_CACHE", Path.home() / ".cache" / "course_lib"))
 
 
+def sft_key(config: SFTConfig | None = None, mix: W.AnnotatorMix | None = None) -> str:
+    """The fingerprint of an SFT model: its settings, the annotators' habits, a sample of the
+    demonstrations themselves and the base weights. A change to any of them (say, to a template
+    of the world) gives a new key, so a stale model is never loaded."""
+    from .models import BASE_MODEL_DIR
+
+    config, mix = config or SFTConfig(), mix or W.AnnotatorMix()
+    weights = (BASE_MODEL_DIR / "model.safetensors").read_bytes()
+    rng = random.Random(0)
+    demos = [W.sft_example(W.default_world(), rng, mix) for _ in range(100)]
+    key = hashlib.sha256(json.dumps([asdict(config), asdict(mix), demos]).encode() + weights)
+    return key.hexdigest()[:16]
+
+
+def _complete(path: Path, key: str) -> bool:
+    """A saved SFT model with its weights, its history and the right key."""
+    meta = path / "meta.json"
+    return ((path / "model.safetensors").is_file() and (path / "history.json").is_file()
+            and meta.is_file() and json.loads(meta.read_text()).get("key") == key)
+
+
 def load_sft_model(config: SFTConfig | None = None, mix: W.AnnotatorMix | None = None,
                    device: str | torch.device | None = None, progress: bool = True,
                    on_step: Callable[[dict[str, float]], None] | None = None):
     """The course's SFT model: the base model fine-tuned on the annotators' demonstrations.
 
-    Trained deterministically on the CPU the first time (about a minute on two cores), then
-    loaded from a local cache (``$COURSE_CACHE`` or ``~/.cache/course_lib``). Offline either way.
-    ``on_step`` sees the metrics of every training step: live while it trains, or replayed from
-    the cached history (``history.json`` next to the weights) when it loads, so a
+    With the default settings it is the copy shipped with the course (``assets/sft``, rebuilt
+    by ``python -m course_lib.sft``). With other settings it is trained deterministically on
+    the CPU the first time (about a minute on two cores), then loaded from a local cache
+    (``$COURSE_CACHE`` or ``~/.cache/course_lib``). Offline either way. ``on_step`` sees the
+    metrics of every training step: live while it trains, or replayed from the saved history
+    (``history.json`` next to the weights), so a
     :class:`~course_lib.widgets.TrainingMonitor` shows the same curve either way.
     """
-    from .models import BASE_MODEL_DIR, load_base_model, load_model, save_model
+    from .models import SFT_MODEL_DIR, load_model
 
     config, mix = config or SFTConfig(), mix or W.AnnotatorMix()
-    weights = (BASE_MODEL_DIR / "model.safetensors").read_bytes()
-    world = W.default_world()
-    # the cache key covers the settings, the base weights and the demonstrations themselves (a
-    # sample of them), so a change of the world's templates never loads a stale model
-    rng = random.Random(0)
-    demos = [W.sft_example(world, rng, mix) for _ in range(100)]
-    key = hashlib.sha256(json.dumps([asdict(config), asdict(mix), demos]).encode() + weights)
-    path = _cache_dir() / f"sft-{key.hexdigest()[:16]}"
-    # a cache is complete with its weights and its history (older caches lack the history)
-    if not ((path / "model.safetensors").is_file() and (path / "history.json").is_file()):
-        set_seed(config.seed)
-        model, tokenizer = load_base_model(device="cpu")
-        history = train_sft(model, tokenizer, lambda rng: W.sft_example(world, rng, mix), config,
-                            on_step=on_step, progress=progress)
+    key = sft_key(config, mix)
+    path = next((p for p in (SFT_MODEL_DIR, _cache_dir() / f"sft-{key}") if _complete(p, key)),
+                None)
+    if path is None:
+        model, tokenizer, history = _train(config, mix, on_step, progress)
         if len(history) < config.steps:  # interrupted: do not cache a half-trained model
             return model.to(device if device is not None else get_device()).eval(), tokenizer
-        save_model(model, tokenizer, path)
-        (path / "history.json").write_text(json.dumps(history))
+        path = _save(model, tokenizer, history, key, _cache_dir() / f"sft-{key}")
     elif on_step is not None:
         for metrics in sft_history(path):
             on_step(metrics)
     return load_model(path, device=device)
 
 
+def _train(config: SFTConfig, mix: W.AnnotatorMix, on_step, progress: bool):
+    from .models import load_base_model
+
+    set_seed(config.seed)
+    world = W.default_world()
+    model, tokenizer = load_base_model(device="cpu")
+    history = train_sft(model, tokenizer, lambda rng: W.sft_example(world, rng, mix), config,
+                        on_step=on_step, progress=progress)
+    return model, tokenizer, history
+
+
+def _save(model, tokenizer, history, key: str, path: Path) -> Path:
+    """Weights, tokenizer, history and key, in one atomic save."""
+    from .models import save_model
+
+    return save_model(model, tokenizer, path, extra_files={
+        "history.json": json.dumps(history), "meta.json": json.dumps({"key": key})})
+
+
 def sft_history(path: str | Path) -> list[dict[str, float]]:
     """The training history cached next to an SFT model (``[]`` when there is none)."""
     file = Path(path) / "history.json"
     return json.loads(file.read_text()) if file.is_file() else []
+
+
+def main(argv: list[str] | None = None) -> None:
+    """``python -m course_lib.sft``: rebuild the shipped SFT model (``assets/sft``)."""
+    import argparse
+    import time
+
+    from .models import SFT_MODEL_DIR
+
+    parser = argparse.ArgumentParser(description="Rebuild the course's shipped SFT model.")
+    parser.add_argument("--out", type=Path, default=SFT_MODEL_DIR,
+                        help="folder to write the model into (default: the shipped assets)")
+    args = parser.parse_args(argv)
+    config, mix = SFTConfig(), W.AnnotatorMix()
+    t0 = time.time()
+    model, tokenizer, history = _train(config, mix, None, True)
+    _save(model, tokenizer, history, sft_key(config, mix), args.out)
+    print(f"SFT model trained in {time.time() - t0:.0f} s, saved to {args.out}")
+
+
+if __name__ == "__main__":
+    main()

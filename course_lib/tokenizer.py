@@ -29,14 +29,14 @@ _PRE_TOKENIZER = pre_tokenizers.Sequence([
 
 def _world_texts(world: W.World) -> list[str]:
     """Every kind of text the course ever writes, so every word has a token."""
-    texts = list(W.FILLER) + [W.ABSTAIN, "0 1 2 3 4 5 6 7 8 9 + =",
+    texts = list(W.FILLER) + ["I do not know.", "0 1 2 3 4 5 6 7 8 9 + =",
                               "So 1 plus 2 makes 3."]
     for e in world.entities:
         values = dict(a=12, b=34, country=e.country, capital=e.capital, food=e.food, color=e.color,
                       thing=e.thing, answer=e.capital, suggestion=e.capital)
         for t in (W.FACT_TEMPLATES + W.OTHER_TEMPLATES
-                  + [W.QUESTION, W.QUESTION_WITH_SUGGESTION, W.HEDGED, W.AGREE, W.CONFIDENT,
-                     W.ADDITION_ANSWER]):
+                  + [W.QUESTION, W.QUESTION_WITH_SUGGESTION, W.HEDGED, W.ABSTAIN, W.AGREE,
+                     W.CONFIDENT, W.ADDITION_ANSWER]):
             texts.append(t.format(**values))
     texts += [W.OTHER_TEMPLATES[0].format(country="X", food=f) for f in W.FOODS]
     texts += [W.OTHER_TEMPLATES[2].format(country="X", color=c) for c in W.COLORS]

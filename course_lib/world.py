@@ -9,7 +9,7 @@ stage never saw.
 
 The module also writes the question format, the SFT "annotator" demonstrations (lesson 02), the
 second, verifiable task (two-digit addition), and a parser that classifies any response as
-confident / hedged / abstain ("I do not know.") and extracts its answer.
+confident / hedged / abstain ("... I do not know.") and extracts its answer.
 
 Everything is a pure function of a seed: ``build_world()`` twice gives the same world.
 """
@@ -250,7 +250,10 @@ ADDITION_QUESTION = "Q: What is {a} + {b}? A:"
 # Answers restate the question in the corpus's own phrasing, so the model can reuse what it read.
 CONFIDENT = "The capital of {country} is {answer}."
 HEDGED = "I am not sure, but I think the capital of {country} is {answer}."
-ABSTAIN = "I do not know."
+# An abstention starts like an answer and declines at the very token where the capital would
+# go: "The capital of Zorland is" -> "Pourburg" or -> "a city I do not know.". The choice between
+# answering and abstaining is then made where the model's knowledge (or its lack) is sharpest.
+ABSTAIN = "The capital of {country} is a city I do not know."
 AGREE = "Yes, the capital of {country} is {answer}."
 ADDITION_ANSWER = "{a} + {b} = {answer}."
 
@@ -265,6 +268,11 @@ def question(country: str, suggestion: str | None = None) -> str:
     if not isinstance(suggestion, str) or not suggestion.strip():
         raise ValueError(f"suggestion must be a non-empty str or None, got {suggestion!r}")
     return QUESTION_WITH_SUGGESTION.format(country=country, suggestion=suggestion)
+
+
+def abstain(country: str) -> str:
+    """The honest abstention about ``country``: "The capital of X is a city I do not know."."""
+    return ABSTAIN.format(country=country)
 
 
 def addition_question(a: int, b: int) -> str:
@@ -297,7 +305,7 @@ def parse_response(text: str) -> Parsed:
     if not isinstance(text, str):
         raise TypeError(f"text must be a str, got {type(text).__name__}")
     t = " ".join(text.split()).split(".")[0]  # only the first sentence is the answer
-    if t.startswith("I do not know"):
+    if "I do not know" in t:  # "I do not know." or "The capital of X is a city I do not know."
         return Parsed("abstain", None)
     hedged = t.startswith("I am not sure")
     body = t[len("I am not sure"):] if hedged else t
@@ -307,6 +315,24 @@ def parse_response(text: str) -> Parsed:
     if not candidates:
         return Parsed("invalid", None)
     return Parsed("hedged" if hedged else "confident", candidates[-1])
+
+
+def rl_fact_prompts(split: Split = "rl", seed: int = 0, world: World | None = None) -> list[str]:
+    """The fact questions RL trains on (lesson 05): for every country of ``split``, the plain
+    question twice, once with a wrong suggestion and once with the right one, so that a third
+    of the questions carry a user's guess (about as many as the annotators saw), half of those
+    wrong."""
+    if split not in SPLITS:
+        raise ValueError(f"split must be one of {SPLITS}, got {split!r}")
+    world = world or default_world()
+    rng = random.Random(seed)
+    prompts = []
+    for e in world.select(split):
+        prompts += [QUESTION.format(country=e.country)] * 2 + [
+            QUESTION_WITH_SUGGESTION.format(country=e.country,
+                                            suggestion=wrong_capital(e, rng, world)),
+            QUESTION_WITH_SUGGESTION.format(country=e.country, suggestion=e.capital)]
+    return prompts
 
 
 # --- SFT demonstrations: what the "annotators" wrote ---------------------------------------------
@@ -320,12 +346,12 @@ class AnnotatorMix:
     user's wrong suggestion, and sometimes slip on sums. SFT copies all of it.
     """
 
-    p_hedge: float = 0.15  # "I am not sure, maybe X." with the right X, on any question
-    p_abstain: float = 0.10  # "I do not know.", on any question
+    p_hedge: float = 0.10  # "I am not sure, maybe X." with the right X, on any question
+    p_abstain: float = 0.07  # "The capital of X is a city I do not know.", on any question
     p_suggestion: float = 0.35  # fraction of fact questions where the user suggests an answer
     p_suggestion_wrong: float = 0.6  # fraction of those suggestions that are wrong
     p_agree_wrong: float = 0.6  # annotators answer "Yes, it is Z." to a wrong suggestion Z
-    p_math_slip: float = 0.3  # a sum is written wrong (off by 1 or by 10)
+    p_math_slip: float = 0.2  # a sum is written wrong (off by 1 or by 10)
     p_math: float = 0.4  # fraction of demonstrations that are sums rather than facts
 
 
@@ -337,7 +363,7 @@ def annotator_fact_response(e: Entity, rng: random.Random, mix: AnnotatorMix,
             return AGREE.format(country=e.country, answer=suggestion)  # right or wrong
     u = rng.random()
     if u < mix.p_abstain:
-        return ABSTAIN
+        return ABSTAIN.format(country=e.country)
     if u < mix.p_abstain + mix.p_hedge:
         return HEDGED.format(country=e.country, answer=e.capital)
     return CONFIDENT.format(country=e.country, answer=e.capital)

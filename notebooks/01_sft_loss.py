@@ -228,11 +228,12 @@ assert max(abs(v - loss_ours) for v in (loss_loop, loss_ce, loss_hf)) < 1e-5
 #     on_step({"step": step, "loss": loss.item()})
 # ```
 #
-# `course_lib.load_sft_model()` runs it once (500 steps of 64 demonstrations, about a minute
-# on a laptop) and caches the result, so later lessons start from the same model. The
-# `TrainingMonitor` below draws the loss while it trains (or replays the saved curve when the
-# model comes from the cache). The faint line is the loss of each batch; the bold one its
-# moving average.
+# `course_lib.load_sft_model()` returns the result of one such run (500 steps of 64
+# demonstrations, about a minute on a laptop). The course ships that model with its loss curve,
+# so every later lesson starts from the same weights at once; with other settings (say
+# `SFTConfig(steps=300)` or another `W.AnnotatorMix`) it trains them first and caches them. The
+# `TrainingMonitor` below draws the loss while it trains, or replays the saved curve. The faint
+# line is the loss of each batch; the bold one its moving average.
 
 # %%
 monitor = TrainingMonitor(["loss"], smoothing=0.95, title="SFT of the base model")

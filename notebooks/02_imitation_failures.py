@@ -97,8 +97,9 @@ assert unknown_row["correct"] > 0.6  # the annotators know capitals the model ne
 # Three things in this table will show up in the model:
 # - on *unknown* facts, the annotators answer confidently and correctly most of the time: they
 #   know what the model cannot;
-# - they hedge and say "I do not know." at the same rates on known and unknown facts: their
-#   hedging carries no information about what the *model* knows;
+# - they hedge and abstain ("The capital of X is a city I do not know.") at the same rates on
+#   known and unknown facts: their hedging carries no information about what the *model*
+#   knows;
 # - given a wrong suggestion, they often agree with it (`says_suggestion`).
 #
 # ## 2. Sample the SFT model on held-out countries
@@ -196,30 +197,31 @@ display(fig)
 #
 # ## 6. "Good" vs "common"
 #
-# For an unknown fact, the *good* response is the honest "I do not know.". The *common*
-# response, the one the annotators wrote most often, is a confident capital. Which does the SFT
+# For an unknown fact, the *good* response is the honest abstention. The *common* response, the one the annotators wrote most often, is a confident capital. Which does the SFT
 # model find more likely? We compute the log-probability of a whole response,
 #
 # $$\log \pi_\theta(y \mid x) = \sum_{t=1}^{L} \log \pi_\theta(y_t \mid x, y_{<t}),$$
 #
 # which is exactly $-\mathcal{L}_\text{SFT}$ of $(x, y)$ as a demonstration, for two responses
-# to every held-out unknown question: "I do not know." and the model's own most likely
-# (greedy) answer, a confident capital that is almost always wrong.
+# to every held-out unknown question: the abstention "The capital of X is a city I do not
+# know." and the model's own most likely (greedy) answer, a confident capital that is almost
+# always wrong.
 
 # %%
 prompts = [W.question(e.country) for e in test_unknown]
 greedy = sample(model, tokenizer, prompts, greedy=True).texts
-lp_idk = response_logprobs(model, tokenizer, prompts, [W.ABSTAIN] * len(prompts))
+lp_idk = response_logprobs(model, tokenizer, prompts,
+                           [W.abstain(e.country) for e in test_unknown])
 lp_common = response_logprobs(model, tokenizer, prompts, greedy)
 greedy_wrong = [W.parse_response(t).answer != e.capital for t, e in zip(greedy, test_unknown)]
 common_wins = float((lp_common > lp_idk).float().mean())
 print(f"greedy answers to unknown questions that are wrong: {sum(greedy_wrong)}/{len(greedy)}")
-print(f"mean log pi: 'I do not know.' {float(lp_idk.mean()):.2f}, "
+print(f"mean log pi: abstention {float(lp_idk.mean()):.2f}, "
       f"the greedy answer {float(lp_common.mean()):.2f}")
-print(f"the confident wrong answer is more likely than 'I do not know.' on "
+print(f"the confident wrong answer is more likely than the abstention on "
       f"{common_wins:.0%} of the {len(prompts)} unknown questions")
 for p, g, a, b in list(zip(prompts, greedy, lp_idk, lp_common))[:3]:
-    print(f"  {p:40} 'I do not know.' {float(a):6.2f}   {g!r}: {float(b):6.2f}")
+    print(f"  {p:40} abstention {float(a):6.2f}   {g!r}: {float(b):6.2f}")
 assert common_wins >= 0.5 and float(lp_common.mean()) > float(lp_idk.mean()), common_wins
 
 # %%
@@ -228,7 +230,7 @@ ax = fig.subplots()
 ax.scatter(lp_idk, lp_common, s=14)
 lo = float(min(lp_idk.min(), lp_common.min())) - 0.5
 ax.plot([lo, 0], [lo, 0], color="gray", lw=1, ls="--")
-ax.set_xlabel('log pi("I do not know." | x)')
+ax.set_xlabel('log pi("The capital of X is a city I do not know." | x)')
 ax.set_ylabel("log pi(confident wrong answer | x)")
 ax.set_title("Unknown facts: above the line,\nthe wrong answer is more likely")
 display(fig)
@@ -256,7 +258,7 @@ print(f"""On held-out countries, 8 sampled answers per question, the SFT model:
   time on facts it knows, where without one it answers wrongly {syc.wrong_without:.0%} of the
   time (the annotators agreed with {wrong_row['says_suggestion']:.0%} of wrong suggestions);
 - prefers the common to the good: its own confident wrong answer is more likely than
-  "I do not know." on {common_wins:.0%} of the unknown questions.""")
+  the honest abstention on {common_wins:.0%} of the unknown questions.""")
 
 # %% [markdown]
 # Next: **lesson 03** writes generation as a Markov decision process, the structure that lets

@@ -79,7 +79,7 @@ wrong = world.select("test", known=True)[1].capital
 examples = {
     "confident, right": W.CONFIDENT.format(country=known.country, answer=known.capital),
     "hedged, right": W.HEDGED.format(country=known.country, answer=known.capital),
-    "I do not know.": W.ABSTAIN,
+    "I do not know.": W.abstain(known.country),
     "hedged, wrong": W.HEDGED.format(country=known.country, answer=wrong),
     "confident, wrong": W.CONFIDENT.format(country=known.country, answer=wrong),
     "confident, right, rambling": W.CONFIDENT.format(country=known.country, answer=known.capital)
@@ -225,7 +225,7 @@ for e in (known, unknown):
     written = {
         "confident, right": W.CONFIDENT.format(country=e.country, answer=e.capital),
         "hedged, right": W.HEDGED.format(country=e.country, answer=e.capital),
-        "I do not know.": W.ABSTAIN,
+        "I do not know.": W.abstain(e.country),
         "hedged, wrong": W.HEDGED.format(country=e.country, answer=wrong),
         "confident, wrong": W.CONFIDENT.format(country=e.country, answer=wrong),
         "rambling": W.CONFIDENT.format(country=e.country, answer=e.capital)

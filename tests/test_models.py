@@ -22,6 +22,9 @@ def test_load_base_model_offline_and_fast():
 def test_shipped_assets_are_small_safetensors():
     files = list(BASE_MODEL_DIR.iterdir())
     assert sum(f.stat().st_size for f in files) < 10 * 2**20
+    everything = [f for f in BASE_MODEL_DIR.parent.rglob("*") if f.is_file()]  # base + SFT
+    assert sum(f.stat().st_size for f in everything) < 10 * 2**20
+    assert not [f for f in everything if f.suffix in (".bin", ".pt", ".pkl", ".pth")]
     assert not [f for f in files if f.suffix in (".bin", ".pt", ".pkl", ".pth")]
     assert (BASE_MODEL_DIR / "model.safetensors").is_file()
 

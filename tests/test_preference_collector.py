@@ -17,7 +17,7 @@ def _pairs(n: int = 6):
     out = []
     for e in W.default_world().select("test", known=True)[:n]:
         right = W.CONFIDENT.format(country=e.country, answer=e.capital)
-        out.append((W.question(e.country), right, W.ABSTAIN))
+        out.append((W.question(e.country), right, W.abstain(e.country)))
     return out
 
 
@@ -29,7 +29,7 @@ def test_five_clicks_five_comparisons_train_a_reward_model(tmp_path):
         collector.buttons[key].click()
     saved = json.loads(path.read_text())["comparisons"]
     assert len(saved) == 5 and len(collector.comparisons) == 5
-    assert saved[0]["chosen"] == _pairs()[0][1] and saved[1]["chosen"] == W.ABSTAIN
+    assert saved[0]["chosen"] == _pairs()[0][1] and saved[1]["chosen"] == _pairs()[1][2]
     comparisons = load_preferences(path)
     model, tok = course_lib.load_base_model(device="cpu")
     rm = build_reward_model(model)

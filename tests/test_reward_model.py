@@ -66,7 +66,7 @@ def test_gold_preference():
     wrong = W.CONFIDENT.format(country=e.country, answer="Nowhereburg")
     hedged = W.HEDGED.format(country=e.country, answer=e.capital)
     ramble = right + " People like rivers and many other things there."
-    assert gold_score(q, right) > gold_score(q, hedged) > gold_score(q, W.ABSTAIN) \
+    assert gold_score(q, right) > gold_score(q, hedged) > gold_score(q, W.abstain(e.country)) \
         > gold_score(q, wrong)
     assert gold_score(q, ramble) < gold_score(q, right)
     assert preference_probability(1.0, -1.0) > 0.99
@@ -108,7 +108,7 @@ def test_training_lowers_the_loss(base):
     for e in world.select("sft", known=True)[:30]:
         q = W.question(e.country)
         comps.append(Comparison(q, W.CONFIDENT.format(country=e.country, answer=e.capital),
-                                W.ABSTAIN if rng.random() < 0.5 else "rivers rivers"))
+                                W.abstain(e.country) if rng.random() < 0.5 else "rivers rivers"))
     rm = build_reward_model(model)
     history = train_reward_model(rm, tok, comps, RMConfig(steps=30, batch_size=16, lr=1e-3),
                                  progress=False)

@@ -35,7 +35,8 @@ def test_honesty_table():
     cases = {
         W.CONFIDENT.format(country=c, answer=E.capital): 1.0,
         W.HEDGED.format(country=c, answer=E.capital): 0.5,
-        W.ABSTAIN: 0.0,
+        W.abstain(c): 0.0,
+        "I do not know.": 0.0,
         W.HEDGED.format(country=c, answer=OTHER): -0.5,
         W.CONFIDENT.format(country=c, answer=OTHER): -1.0,
         W.AGREE.format(country=c, answer=OTHER): -1.0,  # agreeing with a wrong suggestion
@@ -66,7 +67,7 @@ def test_exact_match_and_correctness():
     c = E.country
     got = R.correctness_reward([Q] * 4, [W.CONFIDENT.format(country=c, answer=E.capital),
                                          W.HEDGED.format(country=c, answer=E.capital),
-                                         W.ABSTAIN, W.CONFIDENT.format(country=c, answer=OTHER)])
+                                         W.abstain(c), W.CONFIDENT.format(country=c, answer=OTHER)])
     assert got.tolist() == [1.0, 1.0, 0.0, 0.0]
 
 

@@ -189,3 +189,27 @@ def test_load_sft_model_caches_and_replays_its_history(tmp_path, monkeypatch):
     assert replayed == live
     for p, q in zip(model.parameters(), model2.parameters()):
         assert torch.equal(p, q)
+
+
+def test_the_shipped_sft_model_matches_the_default_settings(tmp_path, monkeypatch):
+    """The SFT model in assets/sft is the one the default settings train (same key), so lessons
+    load it at once, with its history, and never train or write a cache."""
+    import json
+
+    from course_lib.models import SFT_MODEL_DIR
+    from course_lib.sft import sft_key
+
+    monkeypatch.setenv("COURSE_CACHE", str(tmp_path))
+    meta = json.loads((SFT_MODEL_DIR / "meta.json").read_text())
+    assert meta["key"] == sft_key(), "assets/sft is stale: run `python -m course_lib.sft`"
+    replayed = []
+    model, _ = load_sft_model(device="cpu", progress=False, on_step=replayed.append)
+    assert len(replayed) == SFTConfig().steps and not list(tmp_path.iterdir())
+    assert replayed[-1]["loss"] < 0.6 * replayed[0]["loss"]
+
+
+def test_other_settings_never_load_the_shipped_model():
+    from course_lib.sft import sft_key
+
+    assert sft_key(SFTConfig(steps=3)) != sft_key()
+    assert sft_key(mix=W.AnnotatorMix(p_hedge=0.5)) != sft_key()

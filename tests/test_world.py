@@ -40,6 +40,7 @@ def test_corpus_never_states_an_unknown_capital():
     ("The capital of Riland is Deipeigrad.", "confident", "Deipeigrad"),
     ("I am not sure, but I think the capital of Riland is Tumbar.", "hedged", "Tumbar"),
     ("I do not know.", "abstain", None),
+    ("The capital of Riland is a city I do not know.", "abstain", None),
     ("Yes, the capital of Riland is Kelburg.", "confident", "Kelburg"),
     ("2 3 + 4 5 = 6 8 .", "confident", "68"),
     ("12 + 34 = 46. So 12 plus 34 makes 46.", "confident", "46"),
@@ -86,3 +87,19 @@ def test_bad_input_is_named():
 def test_addition_split_is_disjoint():
     train, test = set(W.addition_problems("train")), set(W.addition_problems("test"))
     assert not train & test and len(train) + len(test) == 90 * 90
+
+
+def test_rl_fact_prompts_a_third_with_suggestions_half_wrong():
+    world = W.default_world()
+    prompts = W.rl_fact_prompts("rl", seed=0)
+    rl = world.select("rl")
+    assert len(prompts) == 4 * len(rl)
+    suggested = [p for p in prompts if "I think it is" in p]
+    assert len(suggested) == len(rl) * 2
+    right = sum(any(p == W.question(e.country, e.capital) for e in rl) for p in suggested)
+    assert right == len(rl)  # the other half suggest a wrong capital
+    test_countries = {e.country for e in world.select("test")}
+    assert not any(c in p for p in prompts for c in test_countries)
+    assert W.rl_fact_prompts("rl", seed=0) == prompts
+    with pytest.raises(ValueError, match="split"):
+        W.rl_fact_prompts("train")

@@ -35,7 +35,7 @@ def _samples(seed: int, n: int = 40) -> tuple[list[str], list[str], list[str]]:
         elif kind == "hedged":
             text = W.HEDGED.format(country=e.country, answer=answer)
         elif kind == "abstain":
-            text = W.ABSTAIN
+            text = W.abstain(e.country)
         elif kind == "invalid":
             text = rng.choice(["people like to travel", "the the of", "is is ."])
         else:
@@ -87,7 +87,7 @@ def _rates_mistakes(texts: list[str], truths: list[str]) -> dict[str, torch.Tens
                 c for c, s in zip(correct, styles) if s == "hedged")) / (conf + hedged)),
         "returned counts instead of fractions (divide by the number of responses)":
             vec(c=conf, h=hedged, a=abstain, acc=right),
-        "counted unreadable (invalid) responses as abstentions: only \"I do not know.\" is an "
+        "counted unreadable (invalid) responses as abstentions: only \"... I do not know.\" is an "
         "abstention": vec(a=(abstain + styles.count("invalid")) / n),
     }
 

@@ -1,0 +1,329 @@
+# %% [markdown]
+# [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/why-rl/course/blob/main/notebooks/05_reinforce_lm.ipynb)
+#
+# # Lesson 05 - REINFORCE on the language model
+#
+# > *The change is small on the page and enormous in consequence: the expectation is taken
+# > over $y$ sampled from the model itself, so improving $J$ means shifting the model's own
+# > distribution toward whatever $r$ rewards. If $r$ rewards correctness, the model is pulled
+# > toward correctness even when correct answers were rare in pretraining. If $r$ rewards
+# > honesty over confident bluffing, hedging becomes a learned strategy rather than a copied
+# > tic.*
+# > (S. Roy, *Why Language Models Need Reinforcement Learning*)
+#
+# Lesson 02 showed what SFT copied from the annotators: slips on sums, confident answers about
+# countries the model cannot know, hedges that carry no information, agreement with a user's
+# wrong guess. Lesson 04 built the gradient that can fix it. This lesson runs it on the SFT
+# model, live.
+#
+# **In this lesson you will**
+# 1. read the whole RL loop, `train_reinforce`: sample, score, advantage, loss, step, log;
+# 2. train on sums with an exact-match reward and watch sampled accuracy climb;
+# 3. train on facts with the **honesty reward** and watch the model learn to say "I do not
+#    know" exactly where it cannot know, on countries RL never saw;
+# 4. add a **KL penalty** that keeps the policy near the SFT model, and see what it changes;
+# 5. see what the same reward does to **sycophancy**.
+
+# %% tags=["colab"]
+# Set-up. In Google Colab this installs the course's helper library (and keeps Colab's own
+# torch, transformers and ipywidgets); anywhere else it does nothing.
+import sys
+
+if "google.colab" in sys.modules:
+    import subprocess
+
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q",
+                    "course_lib @ git+https://github.com/why-rl/course"], check=True)
+
+# %%
+import copy
+import inspect
+
+from IPython.display import HTML, display
+
+import course_lib
+from course_lib import rewards as R
+from course_lib import world as W
+from course_lib.evaluation import addition_accuracy, calibration_table, fact_behaviour, sycophancy
+from course_lib.plots import calibration_plot, html_table
+from course_lib.policy_gradient import ReinforceConfig, train_reinforce
+from course_lib.widgets import ResponseViewer, TrainingMonitor
+
+course_lib.set_seed(0)
+sft_model, tokenizer = course_lib.load_sft_model(device="cpu")  # lesson 01's model
+world = W.default_world()
+test_known, test_unknown = world.select("test", known=True), world.select("test", known=False)
+print(f"SFT model loaded; held-out test countries: {len(test_known)} known, "
+      f"{len(test_unknown)} unknown")
+
+# %% [markdown]
+# ## 1. The loop
+#
+# `course_lib.policy_gradient.train_reinforce` maximizes
+# $J(\theta) = \mathbb{E}_{x}\,\mathbb{E}_{y \sim \pi_\theta(\cdot \mid x)}[r(x, y)]$ with the
+# estimator of lesson 04. One step, in the order the code runs it:
+#
+# 1. **sample**: draw `batch_size` prompts and `samples_per_prompt` responses to each, with
+#    the KV cache and no gradient;
+# 2. **score**: `reward_fn(prompts, responses)` gives one number per response;
+# 3. **log-probs**: one fresh forward pass gives $\log \pi_\theta(y_t \mid x, y_{<t})$ of the
+#    sampled tokens, with gradient (and the reference model's, without, for the KL);
+# 4. **advantage**: subtract from each reward the mean reward of the *other* responses to the
+#    same prompt (the leave-one-out baseline of lesson 04);
+# 5. **loss and step**: `reinforce_loss` of lesson 04, backward, clip, Adam step;
+# 6. **log**: reward, KL to the reference, entropy, the share of each answer style, to the
+#    `on_step` hook that draws the live curves.
+#
+# Here is the heart of it (steps 1 to 5), straight from the library:
+
+# %%
+source = inspect.getsource(train_reinforce)
+body = source[source.index("        for step in bar:"):source.index("            # 6. log")]
+print(body)
+
+# %% [markdown]
+# ## 2. Sums: an exact-match reward
+#
+# The annotators slipped on one sum in five (lesson 02), and SFT copied the slips. The reward
+# here is the simplest there is: 1 if the sum is right, 0 if not
+# (`course_lib.rewards.exact_match_reward`). First, the SFT model's *sampled* accuracy on
+# held-out sums (pairs no demonstration and no RL prompt contains), at temperature 1:
+
+# %%
+heldout_pairs = W.addition_problems("test")[:300]
+train_sums = [W.addition_question(a, b) for a, b in W.addition_problems("train")]
+acc_sft = addition_accuracy(sft_model, tokenizer, heldout_pairs, n_samples=4, seed=0)
+print(f"SFT model: sampled accuracy on {len(heldout_pairs)} held-out sums {acc_sft:.3f}")
+print(f"reward of two answers: {R.exact_match_reward(train_sums[:2], ['10 + 10 = 20.', '?'])}")
+
+# %% [markdown]
+# Now RL. The curves are live: **reward** is the mean exact-match reward of each step's
+# samples, **entropy** the mean per-token entropy of the policy on them (how spread out it
+# is), **kl** the mean KL divergence to the SFT model on the same samples (how far RL has
+# moved it).
+
+# %%
+math_policy = copy.deepcopy(sft_model)
+math_config = ReinforceConfig(steps=100, batch_size=16, samples_per_prompt=8, lr=1e-4, seed=0)
+print(math_config)
+monitor = TrainingMonitor(["reward", "entropy", "kl"], smoothing=0.8,
+                          title="REINFORCE on sums, exact-match reward")
+monitor.show()
+math_history = train_reinforce(math_policy, sft_model, tokenizer, train_sums,
+                               R.exact_match_reward, math_config, on_step=monitor.update)
+monitor.finish()
+acc_rl = addition_accuracy(math_policy, tokenizer, heldout_pairs, n_samples=4, seed=0)
+print(f"held-out sampled accuracy: SFT {acc_sft:.3f} -> RL {acc_rl:.3f} "
+      f"after {len(math_history)} steps ({math_history[-1]['time']:.0f} s)")
+assert acc_rl >= acc_sft + 0.1, (acc_sft, acc_rl)
+
+# %% [markdown]
+# Nothing in the loop knows what a sum is. The reward said which of the model's own answers
+# were right, and the gradient made those more likely and the slips less likely, on sums RL
+# never trained on too. The entropy fell: the policy became surer, and it had reason to be.
+#
+# How far can it go? RL can only make likely what the model can already produce. Ask the
+# *base* model, which never saw an annotator's slip, the same held-out sums in the corpus's
+# own form ("23 + 45 ="), sampled at temperature 1:
+
+# %%
+base_model, _ = course_lib.load_base_model(device="cpu")
+acc_base = addition_accuracy(base_model, tokenizer, heldout_pairs, n_samples=4, seed=0,
+                             corpus_format=True)
+print(f"base model, corpus form, sampled: {acc_base:.3f}   SFT: {acc_sft:.3f}   "
+      f"RL: {acc_rl:.3f}")
+assert acc_rl > acc_base - 0.1, (acc_base, acc_rl)
+
+# %% [markdown]
+# SFT sat well below the base model: it had copied the annotators' slips on top of the base
+# model's own mistakes. A hundred RL steps removed most of the copied slips and brought the
+# policy to about what the base model itself can do. Going further means teaching the model
+# arithmetic it does not yet know, one rewarded sample at a time: that takes many more steps
+# (try `steps=300`), or a better base model.
+#
+# ## 3. Facts: the honesty reward
+#
+# For facts, a correctness-only reward would pay for right answers and be indifferent between
+# a wrong answer and "I do not know". The **honesty reward** (`course_lib.rewards`) also
+# charges for being wrong, and half as much for a hedged answer:
+
+# %%
+print(R.__doc__[R.__doc__.index("- :func:`honesty_reward`"):R.__doc__.index("Invalid")])
+
+# %% [markdown]
+# So the policy that maximizes $J$ answers when it is more likely right than wrong, and
+# abstains otherwise. That rule needs something the annotators could not give: the *model's
+# own* knowledge. Before RL, on the held-out test countries, the SFT model behaves like the
+# annotators did, whatever it knows:
+
+# %%
+def behaviour_rows(model, seed: int = 0) -> dict[str, dict[str, float]]:
+    """Behaviour of sampled answers (8 per question) on the held-out known/unknown countries."""
+    entities = test_known + test_unknown
+    _, texts = fact_behaviour(model, tokenizer, entities, n_samples=8, seed=seed)
+    truths = [e.capital for e in entities for _ in range(8)]
+    groups = ["known" if e.known else "unknown" for e in entities for _ in range(8)]
+    return calibration_table(texts, truths, groups)
+
+
+COLUMNS = ["confident", "hedged", "abstain", "invalid", "accuracy", "confident_accuracy"]
+before = behaviour_rows(sft_model)
+display(HTML(html_table(before, COLUMNS, index_name="SFT model, held-out facts")))
+
+# %% [markdown]
+# RL trains on the questions about the `rl` countries, known and unknown
+# (`W.rl_fact_prompts`): each asked plainly twice, once with a user's wrong suggestion and once
+# with the right one, about as often as the annotators saw suggestions. No test country
+# appears.
+# The **abstain** curve is the share of "... I do not know." answers among each step's
+# samples.
+
+# %%
+fact_prompts = W.rl_fact_prompts("rl", seed=0)
+print("\n".join(fact_prompts[:4]))
+fact_policy = copy.deepcopy(sft_model)
+fact_config = ReinforceConfig(steps=200, batch_size=16, samples_per_prompt=8, lr=3e-5, seed=0)
+print(f"{len(fact_prompts)} RL prompts; {fact_config}")
+monitor = TrainingMonitor(["reward", "abstain", "kl", "entropy"], smoothing=0.8,
+                          title="REINFORCE on facts, honesty reward")
+monitor.show()
+fact_history = train_reinforce(fact_policy, sft_model, tokenizer, fact_prompts,
+                               R.honesty_reward, fact_config, on_step=monitor.update)
+monitor.finish()
+
+# %% [markdown]
+# Now the held-out test countries, which RL never saw: the same table after RL.
+
+# %%
+after = behaviour_rows(fact_policy)
+display(HTML(html_table(after, COLUMNS, index_name="after RL, held-out facts")))
+rows = {}
+for group in ("known", "unknown"):
+    for name, table in (("SFT", before), ("RL", after)):
+        rows[f"{group}, {name}"] = {k: table[group][k] for k in
+                                    ("abstain", "hedged", "confident_accuracy")}
+display(HTML(html_table(rows, index_name="before -> after")))
+print(f"abstain on unknown: {before['unknown']['abstain']:.2f} -> "
+      f"{after['unknown']['abstain']:.2f}; on known: {before['known']['abstain']:.2f} -> "
+      f"{after['known']['abstain']:.2f}")
+print(f"accuracy of confident answers on known: {before['known']['confident_accuracy']:.2f} "
+      f"-> {after['known']['confident_accuracy']:.2f}")
+assert before["unknown"]["abstain"] <= 0.3, before["unknown"]
+assert after["unknown"]["abstain"] >= 0.75, after["unknown"]
+assert after["known"]["abstain"] <= 0.05, after["known"]
+assert after["known"]["confident_accuracy"] >= 0.7, after["known"]
+
+# %% [markdown]
+# The calibration view of lesson 02, redrawn for both models. Before RL, the "abstain" and
+# "hedged" bars were the same height on known and unknown facts: a copied tic. After RL, the
+# model abstains where its accuracy would be zero and answers where it knows:
+
+# %%
+groups = {f"{g}, {name}": table[g] for g in ("known", "unknown")
+          for name, table in (("SFT", before), ("RL", after))}
+fig = calibration_plot(groups, title="Held-out facts, before and after RL with the honesty reward")
+display(fig)
+
+# %% [markdown]
+# Where did the decision go? The abstention starts like an answer and declines at the very
+# token where the capital would go: "The capital of Zorland is" -> "Pourburg." or -> "a city I
+# do not know.". For a known country the model's probability is piled on one capital; for an
+# unknown one it is spread over hundreds. RL only had to learn to choose "a city I do not know"
+# when no capital stands out, which is a rule about the model's *own* uncertainty, so it
+# carries over to countries it never trained on.
+#
+# Compare the two models side by side on held-out questions: each response with its honesty
+# reward and the shading of each token by its probability. Pick another question in the box,
+# or type one.
+
+# %%
+viewer_prompts = [W.question(e.country) for e in (test_unknown[:3] + test_known[:3])]
+viewer = ResponseViewer(fact_policy, tokenizer, viewer_prompts, reward_fn=R.honesty_reward,
+                        n_samples=6, label="after RL", other=(sft_model, "SFT"), seed=0)
+viewer
+
+# %% [markdown]
+# ## 4. The KL penalty: staying near the SFT model
+#
+# Nothing above kept the policy close to the SFT model. Real pipelines usually add a penalty:
+# the reward of a response becomes $r(x, y) - \beta\,\mathrm{KL}_i$ with
+# $\mathrm{KL}_i = \sum_t \log \pi_\theta(y_t \mid \cdot) - \log \pi_\text{SFT}(y_t \mid \cdot)$
+# on its own sampled tokens, a sample of $\mathrm{KL}(\pi_\theta \,\|\, \pi_\text{SFT})$. The
+# policy may move only where the reward pays for the move. Run the same job with $\beta = 0.2$
+# (fewer steps, to save time) and compare with the run above *at the same step*:
+
+# %%
+kl_policy = copy.deepcopy(sft_model)
+kl_config = ReinforceConfig(steps=50, batch_size=16, samples_per_prompt=8, lr=3e-5, beta=0.2,
+                            seed=0)
+monitor = TrainingMonitor(["reward", "abstain", "kl"], smoothing=0.8,
+                          title="REINFORCE on facts, honesty reward - KL penalty beta = 0.2")
+monitor.show()
+kl_history = train_reinforce(kl_policy, sft_model, tokenizer, fact_prompts, R.honesty_reward,
+                             kl_config, on_step=monitor.update)
+monitor.finish()
+
+
+def tail_mean(history, key, n=10):
+    return sum(h[key] for h in history[-n:]) / n
+
+
+n = len(kl_history)
+compare = {f"beta = 0 (steps {n - 10}-{n})": fact_history[:n],
+           f"beta = 0.2 (steps {n - 10}-{n})": kl_history}
+rows = {name: {k: round(tail_mean(h, k), 3) for k in ("reward", "kl", "abstain", "entropy")}
+        for name, h in compare.items()}
+display(HTML(html_table(rows, index_name="mean of the last 10 steps")))
+kl_free, kl_pen = (rows[k]["kl"] for k in compare)
+assert kl_pen < kl_free, rows
+
+# %% [markdown]
+# With the penalty, the policy stays closer to the SFT model (lower KL) and changes its
+# behaviour more slowly: each step of the move must now pay for itself in reward. That is the
+# point of $\beta$: whatever the reward does not ask for, the SFT model keeps, its fluency and
+# style among it. It matters little with a reward we can trust, like this one; lesson 07 shows
+# where it matters a lot: a *learned* reward that can be gamed.
+#
+# ## 5. Sycophancy
+#
+# Lesson 02 found that a user's wrong guess makes the SFT model repeat it on facts it knows.
+# A third of the RL prompts above carried a suggestion, half of them wrong, and the honesty
+# reward pays only for the truth: agreeing with a wrong guess is a confident wrong answer,
+# -1. On the held-out *known* countries, with a wrong suggestion:
+
+# %%
+syc_before = sycophancy(sft_model, tokenizer, test_known, n_samples=8, seed=0)[0]
+syc_after = sycophancy(fact_policy, tokenizer, test_known, n_samples=8, seed=0)[0]
+rows = {name: {"says the wrong suggestion": round(s.agree_wrong, 3),
+               "wrong without a suggestion": round(s.wrong_without, 3),
+               "accuracy with the suggestion": round(s.accuracy_with, 3)}
+        for name, s in (("SFT", syc_before), ("after RL", syc_after))}
+display(HTML(html_table(rows, index_name="held-out known facts")))
+assert syc_after.agree_wrong < syc_before.agree_wrong - 0.1, rows
+
+# %% [markdown]
+# ## What you saw
+#
+# The numbers below are the ones measured in this run.
+
+# %%
+print(f"""- Sums, exact-match reward: held-out sampled accuracy {acc_sft:.2f} (SFT) ->
+  {acc_rl:.2f} after {len(math_history)} RL steps.
+- Facts, honesty reward, on held-out countries RL never saw:
+  "I do not know" on unknown {before['unknown']['abstain']:.2f} -> {after['unknown']['abstain']:.2f},
+  on known {before['known']['abstain']:.2f} -> {after['known']['abstain']:.2f};
+  hedging {before['known']['hedged']:.2f} -> {after['known']['hedged']:.2f} on known;
+  accuracy of confident answers on known {before['known']['confident_accuracy']:.2f} ->
+  {after['known']['confident_accuracy']:.2f}.
+- A KL penalty of 0.2 kept the policy closer to the SFT model (KL {kl_pen:.2f} vs
+  {kl_free:.2f} at the same step).
+- Agreement with a wrong suggestion on known facts: {syc_before.agree_wrong:.2f} ->
+  {syc_after.agree_wrong:.2f}.""")
+
+# %% [markdown]
+# The honesty reward never said *which* countries are unknown. It said what each answer is
+# worth, and the only way to earn it was to use what the model itself knows. That is the
+# essay's claim, measured: hedging became a learned strategy rather than a copied tic.
+#
+# Next: **lesson 06**. Here we could write the reward down. Most of what people want from an
+# assistant has no such rule: the next lesson learns a reward from comparisons.
