@@ -106,12 +106,12 @@ print(f"reward of two answers: {R.exact_match_reward(train_sums[:2], ['10 + 10 =
 math_policy = copy.deepcopy(sft_model)
 math_config = ReinforceConfig(steps=100, batch_size=16, samples_per_prompt=8, lr=1e-4, seed=0)
 print(math_config)
-monitor = TrainingMonitor(["reward", "entropy", "kl"], smoothing=0.8,
-                          title="REINFORCE on sums, exact-match reward")
-monitor.show()
+math_monitor = TrainingMonitor(["reward", "entropy", "kl"], smoothing=0.8,
+                               title="REINFORCE on sums, exact-match reward")
+math_monitor.show()
 math_history = train_reinforce(math_policy, sft_model, tokenizer, train_sums,
-                               R.exact_match_reward, math_config, on_step=monitor.update)
-monitor.finish()
+                               R.exact_match_reward, math_config, on_step=math_monitor.update)
+math_monitor.finish()
 acc_rl = addition_accuracy(math_policy, tokenizer, heldout_pairs, n_samples=4, seed=0)
 print(f"held-out sampled accuracy: SFT {acc_sft:.3f} -> RL {acc_rl:.3f} "
       f"after {len(math_history)} steps ({math_history[-1]['time']:.0f} s)")
@@ -184,12 +184,12 @@ print("\n".join(fact_prompts[:4]))
 fact_policy = copy.deepcopy(sft_model)
 fact_config = ReinforceConfig(steps=200, batch_size=16, samples_per_prompt=8, lr=3e-5, seed=0)
 print(f"{len(fact_prompts)} RL prompts; {fact_config}")
-monitor = TrainingMonitor(["reward", "abstain", "kl", "entropy"], smoothing=0.8,
-                          title="REINFORCE on facts, honesty reward")
-monitor.show()
+fact_monitor = TrainingMonitor(["reward", "abstain", "kl", "entropy"], smoothing=0.8,
+                               title="REINFORCE on facts, honesty reward")
+fact_monitor.show()
 fact_history = train_reinforce(fact_policy, sft_model, tokenizer, fact_prompts,
-                               R.honesty_reward, fact_config, on_step=monitor.update)
-monitor.finish()
+                               R.honesty_reward, fact_config, on_step=fact_monitor.update)
+fact_monitor.finish()
 
 # %% [markdown]
 # Now the held-out test countries, which RL never saw: the same table after RL.
@@ -256,12 +256,12 @@ viewer
 kl_policy = copy.deepcopy(sft_model)
 kl_config = ReinforceConfig(steps=50, batch_size=16, samples_per_prompt=8, lr=3e-5, beta=0.2,
                             seed=0)
-monitor = TrainingMonitor(["reward", "abstain", "kl"], smoothing=0.8,
-                          title="REINFORCE on facts, honesty reward - KL penalty beta = 0.2")
-monitor.show()
+kl_monitor = TrainingMonitor(["reward", "abstain", "kl"], smoothing=0.8,
+                             title="REINFORCE on facts, honesty reward - KL penalty beta = 0.2")
+kl_monitor.show()
 kl_history = train_reinforce(kl_policy, sft_model, tokenizer, fact_prompts, R.honesty_reward,
-                             kl_config, on_step=monitor.update)
-monitor.finish()
+                             kl_config, on_step=kl_monitor.update)
+kl_monitor.finish()
 
 
 def tail_mean(history, key, n=10):

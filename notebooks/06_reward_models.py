@@ -59,9 +59,8 @@ from course_lib.widgets import PreferenceCollector, TrainingMonitor, static_mode
 
 course_lib.set_seed(0)
 policy, tokenizer = course_lib.load_sft_model(device="cpu")  # lesson 01's model (cached)
-base, _ = course_lib.load_base_model(device="cpu")
 world = W.default_world()
-print(f"SFT model and base model loaded; gold Bradley-Terry temperature {P.GOLD_TEMPERATURE}")
+print(f"SFT model loaded; gold Bradley-Terry temperature {P.GOLD_TEMPERATURE}")
 
 # %% [markdown]
 # ## 1. Why comparisons?
@@ -158,13 +157,14 @@ display(HTML(html_table(rows)))
 #
 # ## 4. Train the reward model
 #
-# The reward model is the base model's transformer with a new head: a
-# `GPT2ForSequenceClassification` with one output. It reads `<bos> prompt response <eos>` and
+# The reward model is the SFT model's transformer with a new head (as in InstructGPT, it starts
+# from the model whose answers it will judge): a `GPT2ForSequenceClassification` with one
+# output. It reads `<bos> prompt response <eos>` and
 # its score is the output at `<eos>`. Each step draws 32 pairs, scores chosen and rejected in
 # one batch, and takes a step on $\mathcal{L}_\text{BT}$.
 
 # %%
-reward_model = RM.build_reward_model(base, seed=0)
+reward_model = RM.build_reward_model(policy, seed=0)
 config = RM.RMConfig()
 print(config)
 monitor = TrainingMonitor(["loss", "accuracy"], smoothing=0.9, title="reward model training")

@@ -82,12 +82,11 @@ check_pairwise_accuracy(pairwise_accuracy)
 
 # %% tags=["exercise-check"]
 policy, tokenizer = course_lib.load_sft_model(device="cpu")
-base, _ = course_lib.load_base_model(device="cpu")
 train = P.sample_comparisons(policy, tokenizer, P.comparison_prompts(["rl"], seed=0),
                              n_samples=8, max_pairs_per_prompt=4, seed=0)
 test = P.sample_comparisons(policy, tokenizer, P.comparison_prompts(["test"], seed=1),
                             n_samples=8, max_pairs_per_prompt=2, seed=1)
-rm = RM.build_reward_model(base, seed=0)
+rm = RM.build_reward_model(policy, seed=0)
 opt = torch.optim.AdamW(rm.parameters(), lr=1e-4)
 g = torch.Generator().manual_seed(0)
 rm.train()

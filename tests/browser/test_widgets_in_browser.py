@@ -179,12 +179,14 @@ def check_response_viewer(lp: LessonPage, root, widget: Widget) -> None:
 def check_mdp_explorer(lp: LessonPage, root, widget: Widget) -> None:
     header = root.locator(".widget-html").first
     plot = root.locator(".widget-output img").first
-    click(root, "Reset")
-    lp.wait(lambda: header.inner_text().startswith("s0") and img_ok(plot), WAIT_S,
-            f"Reset did not bring back s0 and its plot; header: {header.inner_text()!r}")
-    state0, plot0 = header.inner_text(), img_src(plot)
     actions = root.locator("button", has_text=re.compile(r"\(\d\.\d\d\)$"))
-    assert actions.count() >= 1, "no action buttons 'token (p)'"
+    click(root, "Reset")
+    # the header, the plot and the action buttons are redrawn one after the other: wait for all
+    lp.wait(lambda: header.inner_text().startswith("s0") and img_ok(plot)
+            and actions.count() >= 1 and "Episode over" not in root.inner_text(), WAIT_S,
+            f"Reset did not bring back s0, its plot and the action buttons 'token (p)'; "
+            f"header: {header.inner_text()!r}")
+    state0, plot0 = header.inner_text(), img_src(plot)
     actions.first.click()
     lp.wait(lambda: header.inner_text().startswith("s1") and img_src(plot) != plot0
             and img_ok(plot), WAIT_S,
@@ -221,8 +223,9 @@ def check_estimator_lab(lp: LessonPage, root, widget: Widget) -> None:
 
 
 POKE_MONITORS = """
+import gc as _gc
 from course_lib.widgets import TrainingMonitor as _TM
-for _m in [v for v in list(globals().values()) if isinstance(v, _TM)]:
+for _m in [v for v in _gc.get_objects() if isinstance(v, _TM)]:  # also those no name holds
     _last = dict(_m.history[-1]) if _m.history else {k: 1.0 for k in _m.metrics}
     _step = _last.get("step", len(_m.history) - 1) + 1
     for _i in range(5):
