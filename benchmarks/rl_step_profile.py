@@ -113,7 +113,8 @@ def instrumented_steps(policy, ref, tok, prompts, config: ReinforceConfig, n_ste
         kl = torch.full_like(rewards, float("nan"))
         if ref is not None:
             with torch.no_grad():
-                ref_logprobs, _ = _response_logprobs(ref, rollout, config.temperature)
+                ref_logprobs, _ = _response_logprobs(ref, rollout, config.temperature,
+                                                     entropy=False)
             kl = ((logprobs.detach() - ref_logprobs) * mask).sum(dim=1)
         t["forward_ref"] = clock.lap()
         shaped = rewards - config.beta * kl if config.beta > 0 else rewards

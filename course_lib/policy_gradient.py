@@ -248,10 +248,11 @@ def group_baseline(rewards: torch.Tensor, group_size: int, kind: str | None) -> 
     return compute_baseline(groups, kind).T.reshape(-1)  # (B,)
 
 
-def _response_logprobs(model, rollout, temperature: float) -> tuple[torch.Tensor, torch.Tensor]:
+def _response_logprobs(model, rollout, temperature: float, entropy: bool = True
+                       ) -> tuple[torch.Tensor, torch.Tensor | None]:
     """One forward pass over prompt + response: the log-probs of the sampled tokens (B, R), with
-    gradient, and the exact entropy of pi_theta(. | x, y_<t) at each response position (B, R),
-    without gradient. Only the response positions go through the softmax."""
+    gradient, and (if ``entropy``) the exact entropy of pi_theta(. | x, y_<t) at each response
+    position (B, R), without gradient. Only the response positions go through the softmax."""
     from .sampling import positions
 
     P = rollout.prompt_ids.shape[1]
@@ -259,10 +260,12 @@ def _response_logprobs(model, rollout, temperature: float) -> tuple[torch.Tensor
     logits = model(input_ids=ids, attention_mask=attn, position_ids=positions(attn)).logits
     logp = F.log_softmax(logits[:, P - 1:-1].float() / temperature, dim=-1)  # (B, R, V)
     token_logp = logp.gather(2, rollout.response_ids[:, :, None]).squeeze(2)  # (B, R)
-    with torch.no_grad():
-        entropy = -(logp.exp() * logp).sum(-1)  # (B, R)
     mask = rollout.response_mask.to(token_logp.dtype)
-    return token_logp * mask, entropy * mask
+    if not entropy:
+        return token_logp * mask, None
+    with torch.no_grad():
+        ent = -(logp.exp() * logp).sum(-1)  # (B, R)
+    return token_logp * mask, ent * mask
 
 
 def train_reinforce(policy, ref_policy, tokenizer, prompts: Sequence[str],
@@ -341,7 +344,7 @@ def train_reinforce(policy, ref_policy, tokenizer, prompts: Sequence[str],
             if ref_policy is not None:
                 with torch.no_grad():
                     ref_logprobs, _ = _response_logprobs(ref_policy, rollout,
-                                                         config.temperature)
+                                                         config.temperature, entropy=False)
                 kl = ((logprobs.detach() - ref_logprobs) * mask).sum(dim=1)  # (B,) KL_i
             shaped = rewards - config.beta * kl if config.beta > 0 else rewards  # r - beta KL
             # 4. advantages: subtract each prompt's baseline; the REINFORCE loss

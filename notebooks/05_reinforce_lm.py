@@ -92,7 +92,7 @@ print(body)
 # %%
 heldout_pairs = W.addition_problems("test")[:300]
 train_sums = [W.addition_question(a, b) for a, b in W.addition_problems("train")]
-acc_sft = addition_accuracy(sft_model, tokenizer, heldout_pairs, n_samples=4, seed=0)
+acc_sft = addition_accuracy(sft_model, tokenizer, heldout_pairs, n_samples=2, seed=0)
 print(f"SFT model: sampled accuracy on {len(heldout_pairs)} held-out sums {acc_sft:.3f}")
 print(f"reward of two answers: {R.exact_match_reward(train_sums[:2], ['10 + 10 = 20.', '?'])}")
 
@@ -112,7 +112,7 @@ math_monitor.show()
 math_history = train_reinforce(math_policy, sft_model, tokenizer, train_sums,
                                R.exact_match_reward, math_config, on_step=math_monitor.update)
 math_monitor.finish()
-acc_rl = addition_accuracy(math_policy, tokenizer, heldout_pairs, n_samples=4, seed=0)
+acc_rl = addition_accuracy(math_policy, tokenizer, heldout_pairs, n_samples=2, seed=0)
 print(f"held-out sampled accuracy: SFT {acc_sft:.3f} -> RL {acc_rl:.3f} "
       f"after {len(math_history)} steps ({math_history[-1]['time']:.0f} s)")
 assert acc_rl >= acc_sft + 0.1, (acc_sft, acc_rl)
@@ -128,7 +128,7 @@ assert acc_rl >= acc_sft + 0.1, (acc_sft, acc_rl)
 
 # %%
 base_model, _ = course_lib.load_base_model(device="cpu")
-acc_base = addition_accuracy(base_model, tokenizer, heldout_pairs, n_samples=4, seed=0,
+acc_base = addition_accuracy(base_model, tokenizer, heldout_pairs, n_samples=2, seed=0,
                              corpus_format=True)
 print(f"base model, corpus form, sampled: {acc_base:.3f}   SFT: {acc_sft:.3f}   "
       f"RL: {acc_rl:.3f}")
@@ -254,7 +254,7 @@ viewer
 
 # %%
 kl_policy = copy.deepcopy(sft_model)
-kl_config = ReinforceConfig(steps=50, batch_size=16, samples_per_prompt=8, lr=3e-5, beta=0.2,
+kl_config = ReinforceConfig(steps=30, batch_size=16, samples_per_prompt=8, lr=3e-5, beta=0.2,
                             seed=0)
 kl_monitor = TrainingMonitor(["reward", "abstain", "kl"], smoothing=0.8,
                              title="REINFORCE on facts, honesty reward - KL penalty beta = 0.2")
