@@ -319,9 +319,8 @@ def parse_response(text: str) -> Parsed:
 
 def rl_fact_prompts(split: Split = "rl", seed: int = 0, world: World | None = None) -> list[str]:
     """The fact questions RL trains on (lesson 05): for every country of ``split``, the plain
-    question twice, once with a wrong suggestion and once with the right one, so that a third
-    of the questions carry a user's guess (about as many as the annotators saw), half of those
-    wrong."""
+    question twice, once with a wrong suggestion and once with the right one. So half of the
+    questions carry a user's guess, half of those wrong."""
     if split not in SPLITS:
         raise ValueError(f"split must be one of {SPLITS}, got {split!r}")
     world = world or default_world()

@@ -84,8 +84,8 @@ print(body)
 # %% [markdown]
 # ## 2. Sums: an exact-match reward
 #
-# The annotators slipped on one sum in five (lesson 02), and SFT copied the slips. The reward
-# here is the simplest there is: 1 if the sum is right, 0 if not
+# The annotators slipped on some of the sums they wrote (lesson 02), and SFT copied the slips.
+# The reward here is the simplest there is: 1 if the sum is right, 0 if not
 # (`course_lib.rewards.exact_match_reward`). First, the SFT model's *sampled* accuracy on
 # held-out sums (pairs no demonstration and no RL prompt contains), at temperature 1:
 
@@ -93,6 +93,7 @@ print(body)
 heldout_pairs = W.addition_problems("test")[:300]
 train_sums = [W.addition_question(a, b) for a, b in W.addition_problems("train")]
 acc_sft = addition_accuracy(sft_model, tokenizer, heldout_pairs, n_samples=2, seed=0)
+print(f"the annotators wrote a wrong sum {W.AnnotatorMix().p_math_slip:.0%} of the time")
 print(f"SFT model: sampled accuracy on {len(heldout_pairs)} held-out sums {acc_sft:.3f}")
 print(f"reward of two answers: {R.exact_match_reward(train_sums[:2], ['10 + 10 = 20.', '?'])}")
 
@@ -173,10 +174,8 @@ display(HTML(html_table(before, COLUMNS, index_name="SFT model, held-out facts")
 # %% [markdown]
 # RL trains on the questions about the `rl` countries, known and unknown
 # (`W.rl_fact_prompts`): each asked plainly twice, once with a user's wrong suggestion and once
-# with the right one, about as often as the annotators saw suggestions. No test country
-# appears.
-# The **abstain** curve is the share of "... I do not know." answers among each step's
-# samples.
+# with the right one. No test country appears. The **abstain** curve is the share of "... I do
+# not know." answers among each step's samples.
 
 # %%
 fact_prompts = W.rl_fact_prompts("rl", seed=0)
@@ -278,20 +277,24 @@ kl_free, kl_pen = (rows[k]["kl"] for k in compare)
 assert kl_pen < kl_free, rows
 
 # %% [markdown]
-# With the penalty, the policy stays closer to the SFT model (lower KL) and changes its
-# behaviour more slowly: each step of the move must now pay for itself in reward. That is the
-# point of $\beta$: whatever the reward does not ask for, the SFT model keeps, its fluency and
-# style among it. It matters little with a reward we can trust, like this one; lesson 07 shows
-# where it matters a lot: a *learned* reward that can be gamed.
+# With the penalty, the policy stays closer to the SFT model (lower KL): each step away from
+# it must now pay for itself in reward (compare the other columns to see what that costs).
+# That is the point of $\beta$: whatever the reward does not ask for, the SFT model keeps, its
+# fluency and style among it. It matters little with a reward we can trust, like this one;
+# lesson 07 shows where it matters a lot: a *learned* reward that can be gamed.
 #
 # ## 5. Sycophancy
 #
 # Lesson 02 found that a user's wrong guess makes the SFT model repeat it on facts it knows.
-# A third of the RL prompts above carried a suggestion, half of them wrong, and the honesty
-# reward pays only for the truth: agreeing with a wrong guess is a confident wrong answer,
-# -1. On the held-out *known* countries, with a wrong suggestion:
+# Some of the RL prompts above carried a suggestion, and the honesty reward pays only for the
+# truth: agreeing with a wrong guess is a confident wrong answer, -1. On the held-out *known*
+# countries, with a wrong suggestion:
 
 # %%
+suggested = [p for p in fact_prompts if R.suggestion_of(p) is not None]
+wrong = sum(R.suggestion_of(p) != R.truth_of(p) for p in suggested)
+print(f"RL prompts with a suggestion: {len(suggested) / len(fact_prompts):.0%}, "
+      f"of which wrong: {wrong / len(suggested):.0%}")
 syc_before = sycophancy(sft_model, tokenizer, test_known, n_samples=8, seed=0)[0]
 syc_after = sycophancy(fact_policy, tokenizer, test_known, n_samples=8, seed=0)[0]
 rows = {name: {"says the wrong suggestion": round(s.agree_wrong, 3),

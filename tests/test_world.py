@@ -89,7 +89,7 @@ def test_addition_split_is_disjoint():
     assert not train & test and len(train) + len(test) == 90 * 90
 
 
-def test_rl_fact_prompts_a_third_with_suggestions_half_wrong():
+def test_rl_fact_prompts_half_with_suggestions_half_wrong():
     world = W.default_world()
     prompts = W.rl_fact_prompts("rl", seed=0)
     rl = world.select("rl")
