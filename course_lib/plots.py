@@ -3,6 +3,8 @@
 Every function returns a :class:`matplotlib.figure.Figure` built without pyplot, so nothing is
 drawn twice and nothing leaks between cells: show it with ``display(fig)`` (or as a cell's last
 expression). Tables are plain HTML strings (no pandas needed): ``display(HTML(html_table(...)))``.
+Imported inside a notebook, the module tells IPython to draw such figures as images
+(:func:`course_lib.settings.enable_figure_display`); outside IPython it does nothing.
 """
 
 from __future__ import annotations
@@ -12,6 +14,10 @@ import math
 from collections.abc import Mapping, Sequence
 
 from matplotlib.figure import Figure
+
+from .settings import enable_figure_display
+
+enable_figure_display()  # in a notebook, display(fig) draws the figure (see its docstring)
 
 # --- smoothing and training curves ---------------------------------------------------------------
 
@@ -105,6 +111,60 @@ def calibration_plot(table: Mapping[str, Mapping[str, float]], title: str | None
     ax.set_ylabel("fraction of sampled responses")
     ax.legend(fontsize=8, ncols=2, loc="upper center")
     ax.set_title(title or "Accuracy vs hedging, by what the model can know")
+    return fig
+
+
+# --- RL against a reward model: proxy and gold against KL (lesson 07) ---------------------------
+
+RUN_COLORS = ("tab:red", "tab:orange", "tab:blue", "tab:green", "tab:purple", "tab:brown")
+
+
+def overoptimization_plot(runs: Mapping[str, Sequence[Mapping[str, float]]],
+                          best_of_n: Sequence[Mapping[str, float]] | None = None,
+                          window: int = 10, title: str | None = None) -> Figure:
+    """Two panels against the KL from the reference policy: the proxy reward (what RL
+    maximizes) and the gold reward (what the rater wanted), one line per run.
+
+    ``runs`` maps a label (e.g. "beta = 0.01") to a history with ``kl``, ``proxy`` and ``gold``
+    per step (as :func:`course_lib.rlhf.train_against_reward_model` returns); each curve is a
+    trailing moving average over ``window`` steps (drawn from step ``window`` on), and a star
+    marks where gold peaks. The KL axis is linear up to 1 nat and logarithmic beyond.
+    ``best_of_n`` rows (``kl``, ``proxy``, ``gold``, ``n``, as :func:`course_lib.rlhf.best_of_n`
+    returns) are drawn on the same axes.
+    """
+    from .rlhf import moving_average, peak_and_end
+
+    if not runs and not best_of_n:
+        raise ValueError("nothing to plot: give at least one run or best_of_n rows")
+    fig = Figure(figsize=(10, 3.6), layout="constrained")
+    axes = fig.subplots(1, 2)
+    for j, (label, history) in enumerate(runs.items()):
+        if not history:
+            raise ValueError(f"run {label!r} has an empty history")
+        color = RUN_COLORS[j % len(RUN_COLORS)]
+        first = min(window, len(history)) - 1  # from here on, each point averages `window` steps
+        kl = moving_average([h["kl"] for h in history], window)
+        peak = int(peak_and_end(history, "gold", window, also=())["peak_step"])
+        for ax, key in zip(axes, ("proxy", "gold")):
+            ys = moving_average([h[key] for h in history], window)
+            ax.plot(kl[first:], ys[first:], color=color, lw=1.8, label=label)
+            ax.plot(kl[peak], ys[peak], marker="*", ms=12, color=color, mec="black", mew=0.6)
+    if best_of_n:
+        for ax, key in zip(axes, ("proxy", "gold")):
+            ax.plot([r["kl"] for r in best_of_n], [r[key] for r in best_of_n], "k--o", ms=4,
+                    lw=1.2, label="best-of-n")
+            for r in best_of_n:
+                ax.annotate(f"n={r['n']}", (r["kl"], r[key]), fontsize=7,
+                            xytext=(3, -9), textcoords="offset points")
+    axes[0].set_ylabel("proxy reward r_phi (reward-model units)")
+    axes[1].set_ylabel("gold reward g (rater's units, -1.2 to +1)")
+    for ax, what in zip(axes, ("what RL maximizes", "what the rater wanted")):
+        ax.set_xscale("symlog", linthresh=1.0)  # linear up to 1 nat, logarithmic beyond
+        ax.set_xlabel("KL(pi || pi_SFT) per response (nats, log scale above 1)")
+        ax.set_title(what, fontsize=10)
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8)
+    fig.suptitle(title or "Proxy vs gold reward as the policy moves away from the SFT model")
     return fig
 
 

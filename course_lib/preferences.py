@@ -168,6 +168,27 @@ def comparison_prompts(splits: Sequence[W.Split], with_suggestions: bool = True,
     return prompts
 
 
+# The comparison data of the course's reward model (lesson 06; lesson 07 reuses the same model).
+COURSE_DATA = {"train_splits": ("sft", "rl"), "test_splits": ("test",), "n_samples": 8,
+               "max_pairs_per_prompt": 6, "train_seed": 0, "test_seed": 1}
+
+
+def course_comparisons(model, tokenizer) -> tuple[list[Comparison], list[Comparison]]:
+    """``(train_pairs, test_pairs)``: the course's comparison data (``COURSE_DATA``).
+
+    Training questions are about the ``sft`` and ``rl`` countries, held-out ones about the
+    ``test`` countries (each asked plainly and once with a suggestion); for each question,
+    ``n_samples`` responses of ``model`` and up to ``max_pairs_per_prompt`` labelled pairs.
+    """
+    d = COURSE_DATA
+    out = []
+    for splits, seed in ((d["train_splits"], d["train_seed"]), (d["test_splits"], d["test_seed"])):
+        out.append(sample_comparisons(model, tokenizer, comparison_prompts(splits, seed=seed),
+                                      n_samples=d["n_samples"],
+                                      max_pairs_per_prompt=d["max_pairs_per_prompt"], seed=seed))
+    return out[0], out[1]
+
+
 def noise_ceiling(comparisons: Sequence[Comparison],
                   temperature: float = GOLD_TEMPERATURE) -> float:
     """E[max(p, 1 - p)]: the expected accuracy, on noisy labels, of an oracle that knows g."""
@@ -190,6 +211,7 @@ def gold_accuracy(comparisons: Sequence[Comparison]) -> float:
     return total / len(comparisons)
 
 
-__all__ = ["GOLD_TABLE", "GOLD_TEMPERATURE", "RAMBLE_COST", "Comparison", "candidate_pairs",
-           "comparison_prompts", "gold_accuracy", "gold_reward", "gold_score", "label_pair",
-           "noise_ceiling", "preference_probability", "sample_comparisons"]
+__all__ = ["COURSE_DATA", "GOLD_TABLE", "GOLD_TEMPERATURE", "RAMBLE_COST", "Comparison",
+           "candidate_pairs", "comparison_prompts", "course_comparisons", "gold_accuracy",
+           "gold_reward", "gold_score", "label_pair", "noise_ceiling",
+           "preference_probability", "sample_comparisons"]

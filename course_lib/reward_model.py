@@ -217,6 +217,68 @@ def train_reward_model(rm: PreTrainedModel, tokenizer: PreTrainedTokenizerFast,
     return history
 
 
+# --- the course's reward model, trained on demand and cached -----------------------------------
+
+
+def reward_model_key(config: RMConfig | None = None) -> str:
+    """Fingerprint of the course's reward model: the SFT model's key, the comparison recipe,
+    the gold rater and the training settings. Any change gives a new key (and a retrain)."""
+    import hashlib
+    import json
+    from dataclasses import asdict
+
+    from . import preferences as P
+    from .sft import sft_key
+
+    gold = [list(map(str, k)) + [v] for k, v in P.GOLD_TABLE.items()]
+    blob = json.dumps([sft_key(), P.COURSE_DATA, gold, P.RAMBLE_COST, P.GOLD_TEMPERATURE,
+                       asdict(config or RMConfig())])
+    return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+
+def load_reward_model(config: RMConfig | None = None, device: torch.device | str | None = None,
+                      progress: bool = True
+                      ) -> tuple[GPT2ForSequenceClassification, PreTrainedTokenizerFast]:
+    """The course's reward model (lesson 06's recipe), in eval mode, with its tokenizer.
+
+    Trained on the CPU the first time (about half a minute on two cores: the SFT model's
+    comparisons from :func:`course_lib.preferences.course_comparisons`, then
+    :func:`train_reward_model` with ``config``, by default ``RMConfig()``), then loaded from
+    the local cache (``$COURSE_CACHE`` or ``~/.cache/course_lib``), offline. An interrupted
+    training is not cached.
+    """
+    import json
+
+    from . import preferences as P
+    from .models import save_model
+    from .settings import get_device, set_seed
+    from .sft import _cache_dir, load_sft_model
+    from .tokenizer import load_tokenizer
+
+    config = config or RMConfig()
+    if not isinstance(config, RMConfig):
+        raise ValueError(f"config must be an RMConfig, got {type(config).__name__}")
+    key = reward_model_key(config)
+    path = _cache_dir() / f"reward-model-{key}"
+    meta = path / "meta.json"
+    device = torch.device(device) if device is not None else get_device()
+    if (path / "model.safetensors").is_file() and meta.is_file() \
+            and json.loads(meta.read_text()).get("key") == key:
+        rm = GPT2ForSequenceClassification.from_pretrained(
+            str(path), local_files_only=True, attn_implementation="eager")
+        return rm.to(device).eval(), load_tokenizer(path)
+    set_seed(0)
+    policy, tokenizer = load_sft_model(device="cpu", progress=progress)
+    train_pairs, _ = P.course_comparisons(policy, tokenizer)
+    rm = build_reward_model(policy, seed=0)
+    history = train_reward_model(rm, tokenizer, train_pairs, config, progress=progress)
+    if len(history) == config.steps:  # do not cache a half-trained model
+        save_model(rm, tokenizer, path, extra_files={
+            "history.json": json.dumps(history), "meta.json": json.dumps({"key": key})})
+    return rm.to(device).eval(), tokenizer
+
+
 __all__ = ["RMConfig", "accuracy", "bradley_terry_loss", "build_reward_model", "encode",
-           "pairwise_accuracy", "reward_fn_of", "score", "scores_of_pairs",
+           "load_reward_model", "pairwise_accuracy", "reward_model_key",
+           "reward_fn_of", "score", "scores_of_pairs",
            "train_reward_model"]

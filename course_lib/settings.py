@@ -55,6 +55,30 @@ def progress_disabled() -> bool:
     return os.environ.get("TQDM_DISABLE", "").lower() in ("1", "true", "yes")
 
 
+def enable_figure_display() -> bool:
+    """In IPython (Jupyter, Colab), show a matplotlib ``Figure`` built without pyplot as an
+    image when a cell displays it; returns whether a shell was found.
+
+    The course builds its figures with ``matplotlib.figure.Figure`` (no global pyplot state),
+    and a kernel only learns to draw those once pyplot's inline backend has been loaded, so
+    ``display(fig)`` would otherwise print ``<Figure size ...>``. Registers one PNG formatter
+    for ``Figure``; nothing else changes (no backend switch, no pyplot import).
+    """
+    try:
+        from IPython import get_ipython
+    except ImportError:  # pragma: no cover - IPython comes with every notebook install
+        return False
+    shell = get_ipython()
+    if shell is None or not hasattr(shell, "display_formatter"):
+        return False
+    from IPython.core.pylabtools import print_figure
+    from matplotlib.figure import Figure
+
+    shell.display_formatter.formatters["image/png"].for_type(
+        Figure, lambda fig: print_figure(fig, "png", bbox_inches="tight"))
+    return True
+
+
 def quiet_libraries() -> None:
     """Silence the warnings and progress bars of transformers (they break nbval's comparisons)."""
     os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")

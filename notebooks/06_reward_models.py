@@ -130,12 +130,10 @@ print(f"bradley_terry_loss on these margins: {float(loss):.2f} (finite)")
 # mentions.
 
 # %%
+print(P.COURSE_DATA)  # the recipe; lesson 07 trains its reward model on the same data
 train_prompts = P.comparison_prompts(["sft", "rl"], seed=0)
 test_prompts = P.comparison_prompts(["test"], seed=1)
-train_pairs = P.sample_comparisons(policy, tokenizer, train_prompts, n_samples=8,
-                                   max_pairs_per_prompt=6, seed=0)
-test_pairs = P.sample_comparisons(policy, tokenizer, test_prompts, n_samples=8,
-                                  max_pairs_per_prompt=6, seed=1)
+train_pairs, test_pairs = P.course_comparisons(policy, tokenizer)  # sample, pair, label
 ties = sum(P.gold_score(c.prompt, c.chosen) == P.gold_score(c.prompt, c.rejected)
            for c in test_pairs) / len(test_pairs)
 ceiling = P.noise_ceiling(test_pairs)

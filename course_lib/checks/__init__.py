@@ -23,3 +23,6 @@ __all__ += ["check_bradley_terry_loss", "check_pairwise_accuracy"]
 from .reinforce_step import check_reinforce_step  # noqa: E402
 
 __all__ += ["check_reinforce_step"]
+from .rlhf import check_kl_penalized_rewards, check_reward_model_scores  # noqa: E402
+
+__all__ += ["check_kl_penalized_rewards", "check_reward_model_scores"]

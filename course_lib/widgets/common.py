@@ -23,4 +23,7 @@ def display_widget_or_static(widget, static_html: Callable[[], str] | None = Non
     if static_html is not None:
         display(HTML(static_html()))
     if static_figure is not None:
+        from ..settings import enable_figure_display
+
+        enable_figure_display()
         display(static_figure())

@@ -41,6 +41,7 @@ LESSONS = [
     Lesson("04", (Widget("EstimatorLab"),)),
     Lesson("05", (Widget("TrainingMonitor"), Widget("ResponseViewer", policies=2))),
     Lesson("06", (Widget("TrainingMonitor"), Widget("PreferenceCollector"))),
+    Lesson("07", (Widget("TrainingMonitor"),)),
 ]
 
 
@@ -277,6 +278,8 @@ def test_widget_in_browser(lesson_page, artifacts, lesson: Lesson, widget: Widge
                     f".ipynb), so its {widget.kind} is not tested")
     lp = lesson_page(stem)
     try:
+        as_text = [t[:80] for t in lp.outputs().all_inner_texts() if "<Figure size" in t]
+        assert not as_text, f"figures shown as text, not drawn: {as_text}"
         root = find_widget(lp, widget, nth)
         shots = {"before": screenshot(root, artifacts, lesson, widget, nth)}
         CHECKS[widget.kind](lp, root, widget)

@@ -1,0 +1,249 @@
+"""RL against a learned reward model, and how it breaks (lesson 07).
+
+A reward model r_phi (lesson 06) is a *proxy* for the rater's judgment. RL maximizes
+
+    J(theta) = E_x E_{y ~ pi_theta}[ r_phi(x, y) ] - beta * KL(pi_theta || pi_ref),
+
+and the course watches what it cannot see in a real pipeline: the *gold* score g(x, y) of the
+same responses (:func:`course_lib.preferences.gold_score`, the hidden rater). While the policy
+learns what r_phi gets right, both rise; once it learns what r_phi gets wrong, the proxy keeps
+rising and the gold falls (reward over-optimization, or reward hacking).
+
+- :func:`kl_penalized_rewards`: the per-token form of the penalized reward, as in InstructGPT:
+  -beta (log pi_theta(y_t | ...) - log pi_ref(y_t | ...)) at every response token, and the
+  reward model's score added at the last one. Its sum over tokens is r_phi - beta * KL_i, the
+  reward :func:`~course_lib.policy_gradient.train_reinforce` uses with ``config.beta``.
+- :class:`ProxyAndGold`: a ``reward_fn`` that returns r_phi's scores and records, per step, the
+  gold score of the very same responses (and the responses themselves).
+- :func:`train_against_reward_model`: ``train_reinforce`` with that reward; each step's metrics
+  gain ``proxy``, ``gold`` and ``off_topic`` (answers about a country nobody asked about).
+- :func:`best_of_n`: the no-training baseline. Sample n responses, keep the one r_phi likes
+  best; its KL from the policy it samples is at most log n - (n - 1) / n (:func:`best_of_n_kl`).
+- :func:`moving_average` and :func:`peak_and_end`: read a noisy per-step curve.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+import torch
+
+from . import preferences as P
+from . import reward_model as RM
+
+_ASKED = re.compile(r"capital of (\w+)\?")
+_NAMED = re.compile(r"capital of (\w+) is")
+
+
+# --- the KL-penalized reward ---------------------------------------------------------------------
+
+
+def kl_penalized_rewards(scores: torch.Tensor, logprobs: torch.Tensor,
+                         ref_logprobs: torch.Tensor, mask: torch.Tensor,
+                         beta: float) -> torch.Tensor:
+    """Per-token rewards (B, R) for RL against a reward model, with a KL penalty.
+
+    r_t = -beta * (log pi_theta(y_t | x, y_<t) - log pi_ref(y_t | x, y_<t)) on every response
+    token (``mask`` 1), plus ``scores[i]`` = r_phi(x_i, y_i) at the last response token of row
+    i; 0 on padding. Summed over t it is r_phi(x, y) - beta * KL_i, with KL_i the sampled
+    sequence KL; per token, :func:`~course_lib.policy_gradient.rewards_to_go` gives each token
+    only the penalties of the tokens from it on.
+
+    Args:
+        scores: (B,) the reward model's score of each response (no gradient needed).
+        logprobs: (B, R) log pi_theta of the sampled response tokens.
+        ref_logprobs: (B, R) log pi_ref of the same tokens.
+        mask: (B, R) 1 on response tokens, 0 on padding (each row has at least one 1).
+        beta: the KL coefficient, >= 0.
+    """
+    if not isinstance(logprobs, torch.Tensor) or logprobs.dim() != 2:
+        raise ValueError(f"logprobs must be a (B, R) tensor, got shape "
+                         f"{tuple(getattr(logprobs, 'shape', ()))}")
+    B = logprobs.shape[0]
+    for name, t in (("ref_logprobs", ref_logprobs), ("mask", mask)):
+        if not isinstance(t, torch.Tensor) or t.shape != logprobs.shape:
+            raise ValueError(f"{name} must have the shape of logprobs {tuple(logprobs.shape)}, "
+                             f"got {tuple(getattr(t, 'shape', ()))}")
+    if not isinstance(scores, torch.Tensor) or scores.shape != (B,):
+        raise ValueError(f"scores must be a ({B},) tensor, one score per response, got shape "
+                         f"{tuple(getattr(scores, 'shape', ()))}")
+    if not isinstance(beta, (int, float)) or not math.isfinite(beta) or beta < 0:
+        raise ValueError(f"beta must be a number >= 0, got {beta!r}")
+    m = mask.to(logprobs.dtype)
+    lengths = m.sum(dim=1).long()  # (B,)
+    if bool((lengths == 0).any()):
+        raise ValueError("every row of mask needs at least one response token")
+    rewards = -beta * (logprobs.detach() - ref_logprobs.detach()) * m  # (B, R) the KL penalty
+    last = lengths - 1  # responses are left-aligned: the last response token of row i
+    rewards[torch.arange(B), last] += scores.detach().to(rewards.dtype)
+    return rewards
+
+
+# --- proxy and gold, side by side ---------------------------------------------------------------
+
+
+def asked_country(prompt: str) -> str | None:
+    """The country a fact question asks about ("...capital of X?..." -> X), else ``None``."""
+    if not isinstance(prompt, str):
+        raise TypeError(f"prompt must be a str, got {type(prompt).__name__}")
+    m = _ASKED.search(prompt)
+    return m[1] if m else None
+
+
+def off_topic(prompt: str, response: str) -> bool:
+    """True if the response states the capital of a country other than the one asked about."""
+    asked, named = asked_country(prompt), _NAMED.search(response)
+    return bool(asked and named and asked != named[1])
+
+
+@dataclass
+class ProxyAndGold:
+    """A ``reward_fn`` that scores with the reward model and watches the gold rater.
+
+    Call it like any reward: it returns r_phi(x, y), shape (B,). Each call (one per RL step)
+    also appends the batch's mean proxy score, mean gold score and off-topic rate, and keeps
+    the step's prompts, responses and both scores in ``samples`` (a few KB per step).
+    """
+
+    reward_model: torch.nn.Module
+    tokenizer: object
+    proxy: list[float] = field(default_factory=list)
+    gold: list[float] = field(default_factory=list)
+    off_topic: list[float] = field(default_factory=list)
+    samples: list[list[tuple[str, str, float, float]]] = field(default_factory=list)
+    batched = True
+
+    def __call__(self, prompts: list[str], responses: list[str]) -> torch.Tensor:
+        scores = RM.score(self.reward_model, self.tokenizer, prompts, responses)  # (B,)
+        gold = P.gold_reward(prompts, responses)  # (B,): never shown to the policy
+        self.proxy.append(scores.mean().item())
+        self.gold.append(gold.mean().item())
+        self.off_topic.append(sum(map(off_topic, prompts, responses)) / len(prompts))
+        self.samples.append(list(zip(prompts, responses, scores.tolist(), gold.tolist())))
+        return scores
+
+
+def train_against_reward_model(policy, ref_policy, tokenizer, prompts: Sequence[str],
+                               reward_model, config,
+                               on_step: Callable[[dict[str, float]], None] | None = None,
+                               progress: bool = True
+                               ) -> tuple[list[dict[str, float]], ProxyAndGold]:
+    """RL (``train_reinforce``) with r_phi as the reward; returns ``(history, tracker)``.
+
+    Each step's metrics (in the history and in what ``on_step`` sees) gain ``proxy`` (mean
+    r_phi, the reward RL maximizes, before the KL penalty), ``gold`` (mean gold score of the
+    same responses) and ``off_topic`` (share of responses about another country). The
+    ``tracker`` (:class:`ProxyAndGold`) keeps every step's responses with both scores.
+    """
+    from .policy_gradient import train_reinforce
+
+    tracker = ProxyAndGold(reward_model, tokenizer)
+
+    def step(metrics: dict[str, float]) -> None:
+        i = int(metrics["step"])
+        metrics.update(proxy=tracker.proxy[i], gold=tracker.gold[i],
+                       off_topic=tracker.off_topic[i])  # the history holds this same dict
+        if on_step is not None:
+            on_step(metrics)
+
+    history = train_reinforce(policy, ref_policy, tokenizer, prompts, tracker, config,
+                              on_step=step, progress=progress)
+    return history, tracker
+
+
+# --- best-of-n: the baseline without training ------------------------------------------------
+
+
+def best_of_n_kl(n: int) -> float:
+    """KL(best-of-n || pi) = log n - (n - 1) / n (in nats): the standard analytic estimate,
+    an upper bound that is exact when no two samples tie (Beirami et al., 2024)."""
+    if not isinstance(n, int) or isinstance(n, bool) or n < 1:
+        raise ValueError(f"n must be a positive int, got {n!r}")
+    return math.log(n) - (n - 1) / n
+
+
+def best_of_n(policy, tokenizer, prompts: Sequence[str], reward_model,
+              ns: Sequence[int] = (1, 2, 4, 8, 16), seed: int = 0,
+              temperature: float = 1.0) -> list[dict[str, float]]:
+    """Best-of-n sampling against r_phi, for each n in ``ns``: one row per n with ``n``,
+    ``kl`` (:func:`best_of_n_kl`), ``proxy`` and ``gold`` (means over prompts of the chosen
+    response's scores).
+
+    ``max(ns)`` responses are sampled per prompt once; for each n they are cut into
+    ``max(ns) // n`` disjoint groups of n, and every group contributes its r_phi-best response,
+    so small n are averaged over more draws. Every n must divide ``max(ns)``.
+    """
+    from .sampling import sample
+
+    if isinstance(prompts, str) or not prompts:
+        raise ValueError("prompts must be a non-empty list of prompt strings")
+    ns = list(ns)
+    if not ns or any(not isinstance(n, int) or isinstance(n, bool) or n < 1 for n in ns):
+        raise ValueError(f"ns must be a non-empty list of positive ints, got {ns!r}")
+    n_max = max(ns)
+    if any(n_max % n for n in ns):
+        raise ValueError(f"every n must divide the largest, {n_max}; got ns = {ns}")
+    gen = torch.Generator().manual_seed(seed)
+    repeated = [p for p in prompts for _ in range(n_max)]
+    texts: list[str] = []
+    for i in range(0, len(repeated), P.SAMPLE_CHUNK):
+        texts += sample(policy, tokenizer, repeated[i:i + P.SAMPLE_CHUNK],
+                        temperature=temperature, generator=gen).texts
+    proxy = RM.score(reward_model, tokenizer, repeated, texts).view(len(prompts), n_max)
+    gold = P.gold_reward(repeated, texts).view(len(prompts), n_max)
+    rows = []
+    for n in sorted(ns):
+        groups_p = proxy.view(len(prompts), n_max // n, n)  # (prompts, groups, n)
+        best = groups_p.argmax(dim=2, keepdim=True)
+        chosen_gold = gold.view(len(prompts), n_max // n, n).gather(2, best)
+        rows.append({"n": n, "kl": best_of_n_kl(n),
+                     "proxy": groups_p.gather(2, best).mean().item(),
+                     "gold": chosen_gold.mean().item()})
+    return rows
+
+
+# --- reading noisy curves ------------------------------------------------------------------------
+
+
+def moving_average(values: Sequence[float], window: int = 10) -> list[float]:
+    """Trailing mean over the last ``window`` values (fewer at the start)."""
+    if not isinstance(window, int) or isinstance(window, bool) or window < 1:
+        raise ValueError(f"window must be a positive int, got {window!r}")
+    out, total = [], 0.0
+    values = [float(v) for v in values]
+    for i, v in enumerate(values):
+        total += v - (values[i - window] if i >= window else 0.0)
+        out.append(total / min(i + 1, window))
+    return out
+
+
+def peak_and_end(history: Sequence[dict[str, float]], key: str = "gold", window: int = 10,
+                 also: Sequence[str] = ("proxy", "kl")) -> dict[str, float]:
+    """Where the smoothed ``key`` curve peaks and where it ends.
+
+    Returns ``peak_step``, ``peak``, ``end``, ``drop`` (= peak - end) of the trailing moving
+    average of ``key``, and for each name in ``also`` its smoothed value at the peak and at the
+    end (``proxy_at_peak``, ``proxy_at_end``, ...). The first ``window - 1`` steps, averaged
+    over fewer values, are not candidates for the peak.
+    """
+    if not history:
+        raise ValueError("history is empty: train first")
+    missing = [k for k in (key, *also) if k not in history[0]]
+    if missing:
+        raise ValueError(f"history has no {missing}: it has {sorted(history[0])}")
+    curve = moving_average([h[key] for h in history], window)
+    start = min(window - 1, len(curve) - 1)
+    peak = max(range(start, len(curve)), key=curve.__getitem__)
+    out = {"peak_step": float(peak), "peak": curve[peak], "end": curve[-1],
+           "drop": curve[peak] - curve[-1]}
+    for name in also:
+        other = moving_average([h[name] for h in history], window)
+        out[f"{name}_at_peak"], out[f"{name}_at_end"] = other[peak], other[-1]
+    return out
+
+
+__all__ = ["ProxyAndGold", "asked_country", "best_of_n", "best_of_n_kl", "kl_penalized_rewards",
+           "moving_average", "off_topic", "peak_and_end", "train_against_reward_model"]

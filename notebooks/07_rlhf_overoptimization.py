@@ -1,0 +1,315 @@
+# %% [markdown]
+# [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/why-rl/course/blob/main/notebooks/07_rlhf_overoptimization.ipynb)
+#
+# # Lesson 07 - RL against a learned reward, until it breaks
+#
+# > *But you can collect comparisons — given two responses, which is better? — train a reward
+# > model to predict those comparisons, and then use RL to optimize the policy against it. The
+# > model stops imitating text and starts optimizing an objective you define.*
+# > (S. Roy, *Why Language Models Need Reinforcement Learning*)
+#
+# Lesson 06 turned comparisons into a reward model $r_\phi$. This lesson does the last step of
+# the essay's recipe: RL against $r_\phi$. And it shows the part of the story that the recipe's
+# one sentence leaves out. "An objective you define" is, here, a *learned* objective: a proxy
+# for the rater, right where its data taught it and wrong elsewhere. Optimize a proxy hard
+# enough and the policy finds where it is wrong.
+#
+# In a real pipeline nobody sees the rater's true judgment while training. In our tiny world we
+# can: the hidden **gold** score $g(x, y)$ that labelled lesson 06's comparisons is still
+# there, so every step we measure both the **proxy** reward (what RL maximizes) and the
+# **gold** reward (what the rater wanted) of the same responses.
+#
+# **In this lesson you will**
+# 1. write the objective: the reward model's score minus a **KL penalty** to the SFT model;
+# 2. run RL against the reward model and watch proxy and gold **live**;
+# 3. see **over-optimization**: the proxy keeps rising while the gold peaks and falls;
+# 4. read the responses at the peak and at the end, and find *what* the policy exploits;
+# 5. sweep the KL coefficient $\beta$ and compare with **best-of-n** sampling on the same axes.
+
+# %% tags=["colab"]
+# Set-up. In Google Colab this installs the course's helper library (and keeps Colab's own
+# torch, transformers and ipywidgets); anywhere else it does nothing.
+import sys
+
+if "google.colab" in sys.modules:
+    import subprocess
+
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q",
+                    "course_lib @ git+https://github.com/why-rl/course"], check=True)
+
+# %%
+import copy
+from collections import Counter
+
+import torch
+from IPython.display import HTML, display
+
+import course_lib
+from course_lib import preferences as P
+from course_lib import reward_model as RM
+from course_lib import rewards as R
+from course_lib import rlhf
+from course_lib import world as W
+from course_lib.plots import html_table, overoptimization_plot
+from course_lib.policy_gradient import ReinforceConfig
+from course_lib.sampling import sample, sequence_logprobs
+from course_lib.widgets import TrainingMonitor
+
+course_lib.set_seed(0)
+sft_model, tokenizer = course_lib.load_sft_model(device="cpu")  # lesson 01's model
+reward_model, _ = RM.load_reward_model(device="cpu")  # lesson 06's reward model (cached)
+rl_prompts = P.comparison_prompts(["rl"], seed=2)  # questions about the `rl` countries
+print(f"SFT model and reward model loaded; {len(rl_prompts)} RL questions "
+      f"(plain, and with a user's suggestion)")
+
+# %% [markdown]
+# ## 1. The objective: a learned reward, and a leash
+#
+# RL against a reward model maximizes
+#
+# $$J(\theta) = \mathbb{E}_{x}\,\mathbb{E}_{y \sim \pi_\theta(\cdot \mid x)}
+#   \big[r_\phi(x, y)\big] \;-\; \beta\, \mathrm{KL}\big(\pi_\theta \,\|\, \pi_\text{SFT}\big).$$
+#
+# The KL term is the leash of lesson 05: the further the policy moves from the SFT model, the
+# more it pays. For a sampled response $y$ the KL is estimated token by token,
+# $\mathrm{KL}_y = \sum_t \big[\log \pi_\theta(y_t \mid x, y_{<t}) - \log
+# \pi_\text{SFT}(y_t \mid x, y_{<t})\big]$, and InstructGPT writes the penalized reward **per
+# token**: $-\beta\,(\log \pi_\theta - \log \pi_\text{SFT})$ at every token, and the reward
+# model's score added at the last one. Summed over the tokens it is $r_\phi(x, y) - \beta
+# \,\mathrm{KL}_y$, the reward `train_reinforce` uses when `config.beta > 0`.
+#
+# Here it is on four sampled responses, scored by a policy that is *not* the SFT model (the
+# SFT model at temperature 0.7 plays that role for a moment), so the penalty is not zero:
+
+# %%
+demo = sample(sft_model, tokenizer, rl_prompts[:4], temperature=0.7,  # from the "policy"
+              generator=torch.Generator().manual_seed(0))
+logp = demo.logprobs  # log pi_theta of each sampled token, recorded while sampling
+with torch.no_grad():
+    ref_logp = sequence_logprobs(sft_model, demo, temperature=1.0)  # the reference: T = 1
+scores = RM.score(reward_model, tokenizer, list(demo.prompts), list(demo.texts))
+beta = 0.1
+per_token = rlhf.kl_penalized_rewards(scores, logp, ref_logp, demo.response_mask, beta)
+kl_y = ((logp - ref_logp) * demo.response_mask).sum(1)
+for i, text in enumerate(demo.texts):
+    print(f"r_phi {scores[i]:+.2f}  KL_y {kl_y[i]:+.2f}  sum_t r_t {per_token[i].sum():+.2f}  "
+          f"{text}")
+assert torch.allclose(per_token.sum(1), scores - beta * kl_y, atol=1e-5)
+
+# %% [markdown]
+# The last column is $r_\phi - \beta\,\mathrm{KL}_y$ in every row. One response's
+# $\mathrm{KL}_y$ can be negative (a token the reference likes more than the policy does); its
+# average over responses sampled from $\pi_\theta$ cannot. You write
+# `kl_penalized_rewards` yourself in exercise 7.2.
+#
+# ## 2. RL against the reward model, with a small $\beta$
+#
+# The same REINFORCE loop as lesson 05 (16 questions x 4 samples per step, leave-one-out
+# baseline), now with $r_\phi$ as the reward and $\beta = 0.01$, a loose leash. The reward
+# function is wrapped so that every step also records the **gold** score of the very same
+# responses (`rlhf.ProxyAndGold`); the policy never sees it. Watch four curves: the proxy
+# (what RL maximizes), the gold (what the rater wanted), the KL, and `off_topic`, the share of
+# responses that state the capital of a country nobody asked about.
+
+# %%
+BETAS = (0.01, 0.05, 0.2)
+STEPS = 100
+
+
+def rl_config(beta: float) -> ReinforceConfig:
+    return ReinforceConfig(steps=STEPS, batch_size=16, samples_per_prompt=4, lr=4e-5,
+                           beta=beta, seed=0)
+
+
+policy = copy.deepcopy(sft_model)
+monitor = TrainingMonitor(["proxy", "gold", "kl", "off_topic"], smoothing=0.8,
+                          title=f"RL against the reward model, beta = {BETAS[0]}")
+monitor.show()
+history, tracker = rlhf.train_against_reward_model(policy, sft_model, tokenizer, rl_prompts,
+                                                   reward_model, rl_config(BETAS[0]),
+                                                   on_step=monitor.update)
+monitor.finish()
+runs = {BETAS[0]: (history, tracker)}
+
+# %% [markdown]
+# ## 3. Proxy up, gold down
+#
+# Both curves, smoothed over 10 steps, against the KL from the SFT model (how far the policy
+# has moved). The star marks where gold peaks.
+
+# %%
+summary = rlhf.peak_and_end(history, "gold", window=10)
+display(overoptimization_plot({f"beta = {BETAS[0]}": history}))
+print(f"gold:  {rlhf.moving_average([h['gold'] for h in history])[9]:+.3f} after 10 steps, "
+      f"peak {summary['peak']:+.3f} at step {summary['peak_step']:.0f} "
+      f"(KL {summary['kl_at_peak']:.1f}), end {summary['end']:+.3f} (KL {summary['kl_at_end']:.1f})")
+print(f"proxy: {summary['proxy_at_peak']:+.3f} at the gold peak, {summary['proxy_at_end']:+.3f} "
+      "at the end")
+assert summary["drop"] >= 0.1, summary  # gold ends at least 0.1 below its peak...
+assert summary["proxy_at_end"] > summary["proxy_at_peak"], summary  # ...while the proxy rose
+
+# %% [markdown]
+# The first steps help: the reward model is right about much of what the SFT model does
+# wrong, and gold rises with the proxy. Then the curves part: the proxy keeps climbing, and
+# the gold falls, below where it started. The gold scale runs from -1.2 (unreadable) through
+# -1 (confident and wrong) and 0 (an honest "I do not know") to +1 (confident and right): a
+# fall of a few tenths is large. The policy gets better and better at pleasing the reward
+# model, and worse at what the reward model was meant to stand for: **reward
+# over-optimization** (Gao et al., 2023), the learned-reward version of Goodhart's law.
+
+# %% [markdown]
+# ## 4. What did the policy learn to exploit?
+#
+# The tracker kept every step's responses with both scores. Here are some from the step where
+# gold peaked and from the last step:
+
+# %%
+peak_step = int(summary["peak_step"])
+
+
+def sample_rows(step: int, k: int = 6) -> dict[str, dict[str, object]]:
+    rows = {}
+    for i, (x, y, proxy, gold) in enumerate(tracker.samples[step][::4][:k]):
+        rows[f"{i}"] = {"question": x.removeprefix("Q: What is the capital of "), "response": y,
+                        "proxy": round(proxy, 2), "gold": round(gold, 2)}
+    return rows
+
+
+display(HTML(f"<b>step {peak_step} (gold peak)</b>"
+             + html_table(sample_rows(peak_step), index_name="")))
+display(HTML(f"<b>step {STEPS - 1} (end)</b>" + html_table(sample_rows(STEPS - 1), index_name="")))
+
+
+def top_answers(step: int, k: int = 3) -> tuple[list[tuple[str, int]], float]:
+    """The k most common answers among a step's responses, and the share they make up."""
+    answers = Counter(W.parse_response(y).answer for _, y, _, _ in tracker.samples[step])
+    top = answers.most_common(k)
+    return top, sum(n for _, n in top) / len(tracker.samples[step])
+
+
+(peak_top, peak_share), (end_top, end_share) = top_answers(peak_step), top_answers(STEPS - 1)
+off_topic = rlhf.moving_average(tracker.off_topic)
+print(f"3 most common answers at the gold peak: {peak_top} ({peak_share:.0%} of the responses)")
+print(f"3 most common answers at the end:       {end_top} ({end_share:.0%} of the responses)")
+print(f"responses that name another country than the one asked: {off_topic[9]:.0%} in the "
+      f"first 10 steps, {off_topic[peak_step]:.0%} at the gold peak, {off_topic[-1]:.0%} at "
+      "the end")
+assert end_share > peak_share, (peak_share, end_share)
+
+# %% [markdown]
+# The policy has narrowed down to a handful of city names, and it attaches them to whatever
+# country it is asked about (and often to a country nobody asked about). Why would the reward
+# model pay for that? Ask it directly. For every RL question about a country whose capital the
+# corpus contains, compare its score of the true answer with its score of the policy's
+# favourite city:
+
+# %%
+favourite = end_top[0][0]
+assert favourite is not None, end_top  # the most common final "answer" is a city, not a refusal
+world = W.default_world()
+countries = [rlhf.asked_country(q) for q in rl_prompts if R.suggestion_of(q) is None]
+known = [c for c in countries if world.entity(c).known and world.entity(c).capital != favourite]
+questions = [W.question(c) for c in known]
+truth = [W.CONFIDENT.format(country=c, answer=world.entity(c).capital) for c in known]
+fake = [W.CONFIDENT.format(country=c, answer=favourite) for c in known]
+r_truth, r_fake = (RM.score(reward_model, tokenizer, questions, ys) for ys in (truth, fake))
+fake_wins = (r_fake > r_truth).float().mean().item()
+print(f'"The capital of X is {favourite}." vs the true capital, for {len(known)} known countries:')
+print(f"  the reward model prefers {favourite} for {fake_wins:.0%} of them "
+      f"(mean score {r_fake.mean():+.2f} vs {r_truth.mean():+.2f} for the truth)")
+print(f"  the gold rater: {P.gold_score(questions[0], fake[0]):+.1f} for {favourite}, "
+      f"{P.gold_score(questions[0], truth[0]):+.1f} for the truth, every time")
+assert fake_wins >= 0.25, fake_wins
+
+# %% [markdown]
+# There is the gap the policy found. The reward model learned from lesson 06's noisy
+# comparisons of the SFT model's own responses; it learned the surface well (a confident,
+# well-formed sentence beats a garbled one) and the facts only partly, so some city names
+# simply score high, whatever the question. Among the SFT model's responses such a mistake
+# costs little: the SFT model rarely gives one city as the capital of many countries.
+# RL changes that. It searches for whatever scores highest, moves the policy to responses the
+# reward model was never trained on, and there the reward model's errors are unconstrained.
+# The gold rater, who checks the answer against the question, gives these responses -1.
+
+# %% [markdown]
+# ## 5. The KL coefficient and best-of-n
+#
+# Two more runs with tighter leashes, $\beta$ = 0.05 and 0.2, the same steps and seed.
+
+# %%
+for beta in BETAS[1:]:
+    p = copy.deepcopy(sft_model)
+    runs[beta] = rlhf.train_against_reward_model(p, sft_model, tokenizer, rl_prompts,
+                                                 reward_model, rl_config(beta))
+    del p  # only the histories are needed from here on
+summaries = {beta: rlhf.peak_and_end(h, "gold", window=10) for beta, (h, _) in runs.items()}
+
+# %% [markdown]
+# **Best-of-n** is the simplest way to optimize against a reward model, with no training at
+# all: sample $n$ responses from the SFT model and keep the one $r_\phi$ scores highest. Its
+# KL from the SFT model is known in closed form, $\log n - (n-1)/n$ (the number of nats it
+# takes to select 1 of $n$), so it goes on the same axes as RL.
+
+# %%
+bon = rlhf.best_of_n(sft_model, tokenizer, rl_prompts[::2], reward_model,
+                     ns=(1, 2, 4, 8, 16), seed=0)
+display(HTML(html_table({f"n = {r['n']}": {k: r[k] for k in ("kl", "proxy", "gold")}
+                         for r in bon}, index_name="best-of-n")))
+display(overoptimization_plot({f"beta = {b}": h for b, (h, _) in runs.items()}, best_of_n=bon,
+                              title="The beta sweep and best-of-n: proxy and gold against KL"))
+rows = {f"beta = {b}": {"KL at end": s["kl_at_end"], "proxy at end": s["proxy_at_end"],
+                        "gold peak": s["peak"], "gold at end": s["end"], "gold drop": s["drop"]}
+        for b, s in summaries.items()}
+display(HTML(html_table(rows, index_name="run (smoothed over 10 steps)")))
+smallest, largest = summaries[BETAS[0]], summaries[BETAS[-1]]
+assert all(summaries[b]["drop"] < smallest["drop"] for b in BETAS[1:]), summaries
+assert largest["kl_at_end"] < smallest["kl_at_end"], summaries
+
+# %% [markdown]
+# Read the table and the right-hand panel together:
+#
+# - With $\beta$ = 0.01 the policy travels far (a large KL), and the gold rises, peaks and
+#   falls: the further it goes, the more of its proxy reward comes from the reward model's
+#   mistakes.
+# - A larger $\beta$ keeps the policy close to the SFT model. It gives up proxy reward, and it
+#   stays in the region where the reward model is still right, so its gold does not collapse.
+#   $\beta$ is a trade: how much you trust the reward model away from the data it was
+#   trained on.
+# - Best-of-n reaches its gains at a KL of a few nats at most, with no gradient step at all. It
+#   is a strong baseline that real pipelines use to check that RL earns its complexity.
+#
+# There is no free lunch in the choice of $\beta$: the best one depends on how good the reward
+# model is, which is exactly what cannot be measured without the gold rater. Real pipelines
+# watch for the signs you saw (a proxy that keeps rising, a KL that keeps growing, responses
+# that read strangely), refresh the reward model on the new policy's responses, and stop early.
+
+# %% [markdown]
+# ## What you saw
+#
+# The numbers below are the ones measured in this run.
+
+# %%
+s0 = summaries[BETAS[0]]
+print(f"""- RL against the learned reward model with beta = {BETAS[0]}: the proxy rose to
+  {s0['proxy_at_end']:+.2f} while the gold rose to a peak of {s0['peak']:+.2f} at step
+  {s0['peak_step']:.0f} (KL {s0['kl_at_peak']:.1f} nats) and ended at {s0['end']:+.2f}
+  (KL {s0['kl_at_end']:.1f}): a drop of {s0['drop']:.2f} on a scale from -1.2 to +1.
+- The exploit: the 3 most common answers make up {end_share:.0%} of the final responses
+  ({peak_share:.0%} at the gold peak), and the reward model prefers "The capital of X is
+  {favourite}." to the true capital for {fake_wins:.0%} of the known countries.""")
+for b in BETAS[1:]:
+    s = summaries[b]
+    print(f"- beta = {b}: KL {s['kl_at_end']:.1f} at the end, gold peak {s['peak']:+.2f}, end "
+          f"{s['end']:+.2f} (drop {s['drop']:.2f}).")
+best = max(bon, key=lambda r: r["gold"])
+print(f"- Best-of-n: gold {best['gold']:+.2f} at n = {best['n']} (KL {best['kl']:.2f}), "
+      f"from {bon[0]['gold']:+.2f} at n = 1.")
+print("- A learned reward is a proxy. RL optimizes the proxy, not the intent behind it; the KL "
+      "leash, early stopping and fresh comparisons are how practice keeps the two together.")
+
+# %% [markdown]
+# This is where the essay's argument lands. Imitation (lessons 01-02) copies the surface of
+# what annotators wrote. RL (lessons 03-05) optimizes what you reward, which is its power: it
+# can find behaviour no demonstration contained. Lessons 06-07 show the other side of the same
+# power: it optimizes *exactly* what you reward, so the reward must say what you mean. In the
+# exercises you write the two pieces of this lesson's loop that are easiest to get subtly wrong.
