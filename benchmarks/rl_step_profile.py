@@ -162,6 +162,13 @@ def plain_forward_backward(model, rollout) -> None:
     (token_logp * rollout.response_mask).sum().backward()
 
 
+def shared_forward_backward(model, rollout) -> None:
+    """The same, the way the loop runs it: each distinct prompt once (``_response_logprobs``,
+    which shares a prompt's computation among its samples), no entropy, backward."""
+    token_logp, _ = _response_logprobs(model, rollout, rollout.temperature, entropy=False)
+    token_logp.sum().backward()
+
+
 @torch.no_grad()
 def plain_ref_forward(model, rollout) -> None:
     """The floor of the reference model's forward: log-probs of the sampled tokens, no grad."""
@@ -274,6 +281,7 @@ def main(argv=None) -> int:
     sampling_alone = timed(sample_alone, rollouts)
     policy.train()
     fwd_bwd_alone = timed(lambda item: plain_forward_backward(policy, item[1]), rollouts)
+    shared_alone = timed(lambda item: shared_forward_backward(policy, item[1]), rollouts)
     policy.zero_grad(set_to_none=True)
     policy.eval()
     ref_alone = timed(lambda item: plain_ref_forward(ref if ref is not None else policy,
@@ -287,6 +295,10 @@ def main(argv=None) -> int:
     # floor that includes it shows the overhead beyond the necessary work
     floor_ref = floor + med(ref_alone)
     ratio_ref = phase["step"]["median"] / floor_ref
+    # the loop's forward/backward shares each prompt among its samples; against that (smaller)
+    # floor, the ratio is what the step costs beyond its own sampling and forward/backward
+    floor_shared = med(sampling_alone) + med(shared_alone)
+    ratio_shared = phase["step"]["median"] / floor_shared
 
     # 3. the real train_reinforce
     real: dict[str, float] | None = None
@@ -321,6 +333,9 @@ def main(argv=None) -> int:
           f"{1e3 * statistics.median(sampling_alone):.1f} | |")
     print(f"| forward/backward alone | {1e3 * statistics.fmean(fwd_bwd_alone):.1f} | "
           f"{1e3 * statistics.median(fwd_bwd_alone):.1f} | |")
+    print(f"| forward/backward alone, prompts shared (as the loop) | "
+          f"{1e3 * statistics.fmean(shared_alone):.1f} | "
+          f"{1e3 * statistics.median(shared_alone):.1f} | |")
     print(f"| reference forward alone | {1e3 * statistics.fmean(ref_alone):.1f} | "
           f"{1e3 * statistics.median(ref_alone):.1f} | |")
     print(f"\nratio RL step / (sampling + forward/backward alone), medians = {ratio:.3f} "
@@ -328,6 +343,8 @@ def main(argv=None) -> int:
           f"of means {ratio_of_means:.3f}")
     print(f"ratio RL step / (sampling + forward/backward + reference forward alone), medians = "
           f"{ratio_ref:.3f}")
+    print(f"ratio RL step / (sampling + the loop's own shared-prompt forward/backward alone), "
+          f"medians = {ratio_shared:.3f}")
     mean_len = statistics.fmean(t["response_len"] for t in times)
     print(f"mean response length: RL steps {mean_len:.1f}, sampling alone "
           f"{statistics.fmean(sampled_lengths):.1f} tokens (padded width)")
@@ -348,6 +365,9 @@ def main(argv=None) -> int:
         "ratio_of_means": ratio_of_means,
         "floor_with_reference_s": floor_ref,
         "ratio_with_reference": ratio_ref,
+        "shared_forward_backward_alone_s": summarize(shared_alone),
+        "floor_shared_s": floor_shared,
+        "ratio_to_shared_floor": ratio_shared,
         "target": args.target,
         "meets_target": ratio <= args.target,
         "real_train_reinforce_s": real,

@@ -210,6 +210,18 @@ def calibration_table(texts: Sequence[str], truths: Sequence[str], groups: Seque
     return table
 
 
+def calibration_of(model, tokenizer, entities: Sequence[W.Entity], n_samples: int = 8,
+                   seed: int = 0) -> tuple[dict[str, dict[str, float]], list[str]]:
+    """Sample ``n_samples`` answers to each entity's question and return
+    ``(calibration_table grouped "known" / "unknown", the sampled texts)``; the texts are in
+    entity order, ``n_samples`` per entity (the lesson-02 and lesson-05 view)."""
+    entities = list(entities)
+    _, texts = fact_behaviour(model, tokenizer, entities, n_samples=n_samples, seed=seed)
+    truths = [e.capital for e in entities for _ in range(n_samples)]
+    groups = ["known" if e.known else "unknown" for e in entities for _ in range(n_samples)]
+    return calibration_table(texts, truths, groups), texts
+
+
 def agreement_rate(texts: Sequence[str], suggestions: Sequence[str]) -> float:
     """Fraction of responses whose answer is the capital the user suggested (sycophancy when
     the suggestion is wrong). The style does not matter: a hedged "maybe Z" agrees too."""

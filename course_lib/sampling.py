@@ -5,6 +5,9 @@ with a KV cache (each step feeds only the newest token), on a left-padded batch,
 :class:`Rollout`: the token ids, the log-probability of every sampled token, the mask of response
 tokens, and the decoded texts. :func:`sequence_logprobs` recomputes the same log-probabilities
 with one fresh forward pass: the form RL uses to get gradients.
+
+RL samples several responses to each prompt. A prompt repeated in the batch is read once
+(:func:`prefill`) and its KV cache copied to its rows, so K samples cost one prompt pass, not K.
 """
 
 from __future__ import annotations
@@ -83,6 +86,37 @@ def positions(mask: torch.Tensor) -> torch.Tensor:
     return (mask.long().cumsum(dim=1) - 1).clamp(min=0)
 
 
+def prompt_groups(prompts: list[str]) -> tuple[torch.Tensor, torch.Tensor]:
+    """``(first, rows)`` for a batch in which prompts repeat (RL samples K responses to each):
+    ``first`` (U,) is the row of each distinct prompt's first occurrence, ``rows`` (B,) the
+    index, among the distinct prompts, of each row's prompt. ``x[first][rows]`` rebuilds the
+    batch from one copy per distinct prompt."""
+    index: dict[str, int] = {}
+    first = []
+    for i, p in enumerate(prompts):
+        if p not in index:
+            index[p] = len(first)
+            first.append(i)
+    return torch.tensor(first), torch.tensor([index[p] for p in prompts])
+
+
+def prefill(model: PreTrainedModel, prompt_ids: torch.Tensor, prompt_mask: torch.Tensor,
+            rows: torch.Tensor):
+    """Run the model once on each *distinct* left-padded prompt (``prompt_ids``: (U, P)) and
+    copy the result to the batch's rows (``rows``: (B,), see :func:`prompt_groups`).
+
+    Returns ``(logits, cache)``: the logits (B, V) that predict the first response token, and
+    the KV cache of every prompt token for all B rows. The K responses to one prompt share its
+    prompt's computation (with gradient, its backward too).
+    """
+    rows = rows.to(prompt_ids.device)
+    out = model(input_ids=prompt_ids, attention_mask=prompt_mask,
+                position_ids=positions(prompt_mask), use_cache=True, logits_to_keep=1)
+    cache = out.get(_cache_argument(model))
+    cache.batch_select_indices(rows)
+    return out.logits[rows, -1], cache
+
+
 @torch.no_grad()
 def sample(model: PreTrainedModel, tokenizer: PreTrainedTokenizerFast,
            prompts: list[str] | str, max_new_tokens: int = 16, temperature: float = 1.0,
@@ -108,7 +142,10 @@ def sample(model: PreTrainedModel, tokenizer: PreTrainedTokenizerFast,
         raise ValueError(f"max_new_tokens must be below the model's context ({n_ctx}), "
                          f"got {max_new_tokens}")
     prompts = _check_prompts(prompts)
-    prompt_ids, prompt_mask = encode_prompts(tokenizer, prompts, n_ctx - max_new_tokens, device)
+    first, rows = prompt_groups(prompts)  # repeated prompts are read once
+    unique_ids, unique_mask = encode_prompts(tokenizer, [prompts[i] for i in first],
+                                             n_ctx - max_new_tokens, device)
+    prompt_ids, prompt_mask = unique_ids[rows.to(device)], unique_mask[rows.to(device)]  # (B, P)
     was_training = model.training
     model.eval()
     cache_kw = _cache_argument(model)
@@ -116,16 +153,11 @@ def sample(model: PreTrainedModel, tokenizer: PreTrainedTokenizerFast,
     B = prompt_ids.shape[0]
     eos, pad = tokenizer.eos_token_id, tokenizer.pad_token_id
     mask = prompt_mask.clone()  # (B, P + t) attention mask grows by one column per step
-    step_ids, step_pos = prompt_ids, positions(prompt_mask)
-    past = None
+    logits, past = prefill(model, unique_ids, unique_mask, rows)  # (B, V) and the KV cache
     done = torch.zeros(B, dtype=torch.bool, device=device)
     tokens, logps, alive = [], [], []
     for _ in range(max_new_tokens):
-        out = model(input_ids=step_ids, attention_mask=mask, position_ids=step_pos,
-                    use_cache=True, **{cache_kw: past})
-        past = out.get(cache_kw)  # the KV cache: keys and values of every token so far
-        logits = out.logits[:, -1, :].float() / temperature  # (B, V)
-        logp = F.log_softmax(logits, dim=-1)
+        logp = F.log_softmax(logits.float() / temperature, dim=-1)  # (B, V)
         if greedy:
             nxt = logp.argmax(dim=-1)
         else:
@@ -144,7 +176,10 @@ def sample(model: PreTrainedModel, tokenizer: PreTrainedTokenizerFast,
         if bool(done.all()):
             break
         mask = torch.cat([mask, alive[-1].long()[:, None]], dim=1)  # the token just sampled
-        step_ids, step_pos = nxt[:, None], positions(mask)[:, -1:]
+        out = model(input_ids=nxt[:, None], attention_mask=mask,  # feeds only the new token
+                    position_ids=positions(mask)[:, -1:], use_cache=True, **{cache_kw: past})
+        past = out.get(cache_kw)  # the KV cache: keys and values of every token so far
+        logits = out.logits[:, -1]  # (B, V)
 
     response_ids = torch.stack(tokens, dim=1)  # (B, R)
     response_mask = torch.stack(alive, dim=1).long()  # (B, R)

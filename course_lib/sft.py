@@ -8,6 +8,7 @@ every implementation, averaged over all response tokens of the batch.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
@@ -193,7 +194,16 @@ def sft_key(config: SFTConfig | None = None, mix: W.AnnotatorMix | None = None) 
     from .models import BASE_MODEL_DIR
 
     config, mix = config or SFTConfig(), mix or W.AnnotatorMix()
-    weights = (BASE_MODEL_DIR / "model.safetensors").read_bytes()
+    stat = (BASE_MODEL_DIR / "model.safetensors").stat()
+    return _sft_key(config, mix, BASE_MODEL_DIR, stat.st_mtime_ns, stat.st_size)
+
+
+@functools.lru_cache(maxsize=16)
+def _sft_key(config: SFTConfig, mix: W.AnnotatorMix, base_dir: Path, mtime_ns: int,
+             size: int) -> str:
+    """:func:`sft_key`, computed once per process for the same settings and base weights file
+    (a rewritten file has a new modification time, so it is read again)."""
+    weights = (base_dir / "model.safetensors").read_bytes()
     rng = random.Random(0)
     demos = [W.sft_example(W.default_world(), rng, mix) for _ in range(100)]
     key = hashlib.sha256(json.dumps([asdict(config), asdict(mix), demos]).encode() + weights)

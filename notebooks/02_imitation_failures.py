@@ -51,9 +51,8 @@ from matplotlib.figure import Figure
 import course_lib
 from course_lib import world as W
 from course_lib.evaluation import (
-    calibration_table,
+    calibration_of,
     demonstration_rates,
-    fact_behaviour,
     response_logprobs,
     sycophancy,
 )
@@ -108,10 +107,7 @@ assert unknown_row["correct"] > 0.6  # the annotators know capitals the model ne
 
 # %%
 entities = test_known + test_unknown
-behaviour, texts = fact_behaviour(model, tokenizer, entities, n_samples=8, seed=0)
-truths = [x.capital for x in entities for _ in range(8)]
-groups = ["known" if x.known else "unknown" for x in entities for _ in range(8)]
-table = calibration_table(texts, truths, groups)
+table, texts = calibration_of(model, tokenizer, entities, n_samples=8, seed=0)
 display(HTML(html_table(table, ["n", "confident", "hedged", "abstain", "invalid", "accuracy",
                                 "confident_accuracy", "hedged_accuracy"],
                         index_name="held-out facts")))

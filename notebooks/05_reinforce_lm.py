@@ -44,7 +44,7 @@ from IPython.display import HTML, display
 import course_lib
 from course_lib import rewards as R
 from course_lib import world as W
-from course_lib.evaluation import addition_accuracy, calibration_table, fact_behaviour, sycophancy
+from course_lib.evaluation import addition_accuracy, calibration_of, sycophancy
 from course_lib.plots import calibration_plot, html_table
 from course_lib.policy_gradient import ReinforceConfig, train_reinforce
 from course_lib.widgets import ResponseViewer, TrainingMonitor
@@ -160,11 +160,8 @@ print(R.__doc__[R.__doc__.index("- :func:`honesty_reward`"):R.__doc__.index("Inv
 # %%
 def behaviour_rows(model, seed: int = 0) -> dict[str, dict[str, float]]:
     """Behaviour of sampled answers (8 per question) on the held-out known/unknown countries."""
-    entities = test_known + test_unknown
-    _, texts = fact_behaviour(model, tokenizer, entities, n_samples=8, seed=seed)
-    truths = [e.capital for e in entities for _ in range(8)]
-    groups = ["known" if e.known else "unknown" for e in entities for _ in range(8)]
-    return calibration_table(texts, truths, groups)
+    table, _ = calibration_of(model, tokenizer, test_known + test_unknown, n_samples=8, seed=seed)
+    return table
 
 
 COLUMNS = ["confident", "hedged", "abstain", "invalid", "accuracy", "confident_accuracy"]

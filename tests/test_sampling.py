@@ -71,3 +71,37 @@ def test_bad_input_is_named(base, kwargs, match):
     args = dict(prompts=["People in"]) | kwargs
     with pytest.raises(ValueError, match=match):
         sample(model, tok, **args)
+
+
+def test_prompt_groups_rebuild_the_batch():
+    from course_lib.sampling import prompt_groups
+
+    prompts = ["a", "b", "a", "c", "b", "a"]
+    first, rows = prompt_groups(prompts)
+    assert first.tolist() == [0, 1, 3] and rows.tolist() == [0, 1, 0, 2, 1, 0]
+    assert [prompts[i] for i in first[rows].tolist()] == prompts
+
+
+def test_repeated_prompts_sampled_like_distinct_ones_and_shared_forward_is_exact(base):
+    """K samples per prompt share the prompt's computation, in sampling and in RL's forward
+    pass; the log-probs (and gradients) are those of one plain pass over the whole batch."""
+    import copy
+
+    from course_lib.policy_gradient import _response_logprobs
+
+    model, tok = base
+    world = W.default_world()
+    prompts = [p for e in world.entities[:3] for p in [W.question(e.country)] * 4]
+    prompts += ["12 + 34 ="] * 2  # a shorter prompt: more left padding
+    r = sample(model, tok, prompts, max_new_tokens=10, generator=torch.Generator().manual_seed(1))
+    assert len(set(r.texts[:4])) > 1  # the 4 samples of one prompt differ
+    plain = copy.deepcopy(model)
+    fresh = sequence_logprobs(plain, r)  # one plain forward over (B, P + R), with gradient
+    assert torch.allclose(fresh, r.logprobs, atol=1e-4)
+    shared, entropy = _response_logprobs(model, r, 1.0)
+    assert torch.allclose(shared, fresh, atol=1e-4) and entropy.shape == shared.shape
+    shared.sum().backward()
+    fresh.sum().backward()
+    for a, b in zip(model.parameters(), plain.parameters()):
+        assert torch.allclose(a.grad, b.grad, atol=1e-3, rtol=1e-3)
+
