@@ -23,7 +23,7 @@ from course_lib.policy_gradient import ReinforceConfig, train_reinforce
 
 # the settings of lesson 05 (notebooks/05_reinforce_lm.py)
 ADDITION = dict(steps=100, batch_size=16, samples_per_prompt=8, lr=1e-4)
-FACTS = dict(steps=200, batch_size=16, samples_per_prompt=8, lr=3e-5)
+FACTS = dict(steps=200, batch_size=16, samples_per_prompt=8, lr=4e-5)
 HELDOUT_SUMS = W.addition_problems("test")[:300]  # as in the lesson
 
 

@@ -178,7 +178,7 @@ display(HTML(html_table(before, COLUMNS, index_name="SFT model, held-out facts")
 fact_prompts = W.rl_fact_prompts("rl", seed=0)
 print("\n".join(fact_prompts[:4]))
 fact_policy = copy.deepcopy(sft_model)
-fact_config = ReinforceConfig(steps=200, batch_size=16, samples_per_prompt=8, lr=3e-5, seed=0)
+fact_config = ReinforceConfig(steps=200, batch_size=16, samples_per_prompt=8, lr=4e-5, seed=0)
 print(f"{len(fact_prompts)} RL prompts; {fact_config}")
 fact_monitor = TrainingMonitor(["reward", "abstain", "kl", "entropy"], smoothing=0.8,
                                title="REINFORCE on facts, honesty reward")
@@ -250,7 +250,7 @@ viewer
 
 # %%
 kl_policy = copy.deepcopy(sft_model)
-kl_config = ReinforceConfig(steps=30, batch_size=16, samples_per_prompt=8, lr=3e-5, beta=0.2,
+kl_config = ReinforceConfig(steps=30, batch_size=16, samples_per_prompt=8, lr=4e-5, beta=0.2,
                             seed=0)
 kl_monitor = TrainingMonitor(["reward", "abstain", "kl"], smoothing=0.8,
                              title="REINFORCE on facts, honesty reward - KL penalty beta = 0.2")

@@ -139,14 +139,16 @@ runs = {BETAS[0]: (history, tracker)}
 
 # %%
 summary = rlhf.peak_and_end(history, "gold", window=10)
+gold_start = rlhf.moving_average([h["gold"] for h in history])[9]  # the first 10 steps
 display(overoptimization_plot({f"beta = {BETAS[0]}": history}))
-print(f"gold:  {rlhf.moving_average([h['gold'] for h in history])[9]:+.3f} after 10 steps, "
+print(f"gold:  {gold_start:+.3f} in the first 10 steps, "
       f"peak {summary['peak']:+.3f} at step {summary['peak_step']:.0f} "
       f"(KL {summary['kl_at_peak']:.1f}), end {summary['end']:+.3f} (KL {summary['kl_at_end']:.1f})")
 print(f"proxy: {summary['proxy_at_peak']:+.3f} at the gold peak, {summary['proxy_at_end']:+.3f} "
       "at the end")
 assert summary["drop"] >= 0.1, summary  # gold ends at least 0.1 below its peak...
 assert summary["proxy_at_end"] > summary["proxy_at_peak"], summary  # ...while the proxy rose
+assert summary["peak"] > gold_start > summary["end"], (gold_start, summary)  # up, then below
 
 # %% [markdown]
 # The first steps help: the reward model is right about much of what the SFT model does
@@ -195,6 +197,7 @@ print(f"responses that name another country than the one asked: {off_topic[9]:.0
       f"first 10 steps, {off_topic[peak_step]:.0%} at the gold peak, {off_topic[-1]:.0%} at "
       "the end")
 assert end_share > peak_share, (peak_share, end_share)
+assert off_topic[-1] > off_topic[peak_step], off_topic
 
 # %% [markdown]
 # The policy has narrowed down to a handful of city names, and it attaches them to whatever
