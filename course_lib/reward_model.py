@@ -251,15 +251,15 @@ def load_reward_model(config: RMConfig | None = None, device: torch.device | str
 
     from . import preferences as P
     from .models import save_model
-    from .settings import get_device, set_seed
-    from .sft import _cache_dir, load_sft_model
+    from .settings import cache_dir, get_device, set_seed
+    from .sft import load_sft_model
     from .tokenizer import load_tokenizer
 
     config = config or RMConfig()
     if not isinstance(config, RMConfig):
         raise ValueError(f"config must be an RMConfig, got {type(config).__name__}")
     key = reward_model_key(config)
-    path = _cache_dir() / f"reward-model-{key}"
+    path = cache_dir() / f"reward-model-{key}"
     meta = path / "meta.json"
     device = torch.device(device) if device is not None else get_device()
     if (path / "model.safetensors").is_file() and meta.is_file() \

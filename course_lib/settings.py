@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import random
 import sys
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -38,6 +39,12 @@ def get_device(prefer: str | None = None) -> torch.device:
             raise ValueError(f"device {choice!r} was asked for but CUDA is not available")
         return torch.device(choice)
     return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+def cache_dir() -> Path:
+    """Where models trained on demand are cached: ``$COURSE_CACHE``, else
+    ``~/.cache/course_lib``."""
+    return Path(os.environ.get("COURSE_CACHE", Path.home() / ".cache" / "course_lib"))
 
 
 def in_colab() -> bool:

@@ -11,7 +11,6 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
-import os
 import random
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
@@ -23,7 +22,7 @@ from tqdm.auto import tqdm
 from transformers import PreTrainedModel, PreTrainedTokenizerFast
 
 from . import world as W
-from .settings import get_device, progress_disabled, set_seed
+from .settings import cache_dir, get_device, progress_disabled, set_seed
 
 
 def sft_loss(logits: torch.Tensor, labels: torch.Tensor, loss_mask: torch.Tensor) -> torch.Tensor:
@@ -183,10 +182,6 @@ def train_sft(model: PreTrainedModel, tokenizer: PreTrainedTokenizerFast,
 
 # --- the course's SFT model, trained on demand and cached --------------------------------------
 
-def _cache_dir() -> Path:
-    return Path(os.environ.get("COURSE_CACHE", Path.home() / ".cache" / "course_lib"))
-
-
 def sft_key(config: SFTConfig | None = None, mix: W.AnnotatorMix | None = None) -> str:
     """The fingerprint of an SFT model: its settings, the annotators' habits, a sample of the
     demonstrations themselves and the base weights. A change to any of them (say, to a template
@@ -234,13 +229,13 @@ def load_sft_model(config: SFTConfig | None = None, mix: W.AnnotatorMix | None =
 
     config, mix = config or SFTConfig(), mix or W.AnnotatorMix()
     key = sft_key(config, mix)
-    path = next((p for p in (SFT_MODEL_DIR, _cache_dir() / f"sft-{key}") if _complete(p, key)),
+    path = next((p for p in (SFT_MODEL_DIR, cache_dir() / f"sft-{key}") if _complete(p, key)),
                 None)
     if path is None:
         model, tokenizer, history = _train(config, mix, on_step, progress)
         if len(history) < config.steps:  # interrupted: do not cache a half-trained model
             return model.to(device if device is not None else get_device()).eval(), tokenizer
-        path = _save(model, tokenizer, history, key, _cache_dir() / f"sft-{key}")
+        path = _save(model, tokenizer, history, key, cache_dir() / f"sft-{key}")
     elif on_step is not None:
         for metrics in sft_history(path):
             on_step(metrics)
