@@ -26,6 +26,8 @@ import torch.nn.functional as F
 from tokenizers import Tokenizer, decoders, pre_tokenizers, processors
 from tokenizers.models import WordLevel
 
+from .sampling import draw
+
 # --- the MDP ----------------------------------------------------------------------------------
 
 
@@ -181,7 +183,7 @@ def rollout(env: TextMDP, policy: Policy, prompt: str, generator: torch.Generato
         if greedy:
             action = int(logp.argmax())
         else:
-            action = int(torch.multinomial(logp.exp()[None], 1, generator=generator))
+            action = int(draw(logp.exp()[None], generator))  # as sample() draws a token
         state, reward, _ = env.step(action)
         traj.states.append(state)
         traj.actions.append(action)

@@ -44,6 +44,9 @@ def build_model(tokenizer: PreTrainedTokenizerFast, config: ModelConfig | None =
         bos_token_id=tokenizer.bos_token_id, eos_token_id=tokenizer.eos_token_id,
         pad_token_id=tokenizer.pad_token_id,
         resid_pdrop=0.0, embd_pdrop=0.0, attn_pdrop=0.0,  # tiny data, no dropout needed
+        # GPT-2's tanh-approximated GELU as one fused kernel: the same function as GPT-2's own
+        # "gelu_new" (to 3e-7), which spells it out in six small operations
+        activation_function="gelu_pytorch_tanh",
     )
     hf_config._attn_implementation = "eager"
     hf_config.loss_type = "ForCausalLM"

@@ -222,17 +222,19 @@ def train_reward_model(rm: PreTrainedModel, tokenizer: PreTrainedTokenizerFast,
 
 def reward_model_key(config: RMConfig | None = None) -> str:
     """Fingerprint of the course's reward model: the SFT model's key, the comparison recipe,
-    the gold rater and the training settings. Any change gives a new key (and a retrain)."""
+    the sampler that drew the responses, the gold rater and the training settings. Any change
+    gives a new key (and a retrain)."""
     import hashlib
     import json
     from dataclasses import asdict
 
     from . import preferences as P
+    from .sampling import SAMPLER
     from .sft import sft_key
 
     gold = [list(map(str, k)) + [v] for k, v in P.GOLD_TABLE.items()]
-    blob = json.dumps([sft_key(), P.COURSE_DATA, gold, P.RAMBLE_COST, P.GOLD_TEMPERATURE,
-                       asdict(config or RMConfig())])
+    blob = json.dumps([sft_key(), P.COURSE_DATA, SAMPLER, gold, P.RAMBLE_COST,
+                       P.GOLD_TEMPERATURE, asdict(config or RMConfig())])
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 

@@ -117,6 +117,26 @@ def prefill(model: PreTrainedModel, prompt_ids: torch.Tensor, prompt_mask: torch
     return out.logits[rows, -1], cache
 
 
+SAMPLER = "inverse-cdf/1"  # names the way :func:`draw` turns random numbers into tokens; a
+# cache of anything sampled (the reward model's comparisons) is keyed by it, so a change to the
+# sampler gives a new key and never a stale model
+
+
+def draw(probs: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+    """One token per row of ``probs`` (B, V), by inverse transform sampling: a uniform number u
+    per row, and the first token whose cumulative probability exceeds u (times the row's total,
+    so the rows need not sum exactly to 1). Returns (B,) token ids on ``probs``' device.
+
+    One random number per row, where ``torch.multinomial`` draws one per token (V per row), and
+    ``u`` comes from ``generator`` (on the CPU) whatever the device, so only B numbers travel to
+    the device per step, not the (B, V) probabilities back to the CPU."""
+    u = torch.rand(probs.shape[0], 1, generator=generator, dtype=torch.float64)  # (B, 1)
+    cdf = probs.double().cumsum(dim=-1)  # (B, V), rising from p_0 to the row's total
+    x = u.to(probs.device) * cdf[:, -1:]
+    token = torch.searchsorted(cdf, x, right=True)  # first cdf > x: never a token of p = 0
+    return token.clamp(max=probs.shape[-1] - 1).view(-1)
+
+
 @torch.no_grad()
 def sample(model: PreTrainedModel, tokenizer: PreTrainedTokenizerFast,
            prompts: list[str] | str, max_new_tokens: int = 16, temperature: float = 1.0,
@@ -165,8 +185,7 @@ def sample(model: PreTrainedModel, tokenizer: PreTrainedTokenizerFast,
             if top_k is not None:
                 kth = torch.topk(probs, min(top_k, probs.shape[-1]), dim=-1).values[:, -1:]
                 probs = torch.where(probs < kth, torch.zeros_like(probs), probs)
-            nxt = torch.multinomial(probs.cpu() if generator is not None else probs, 1,
-                                    generator=generator).view(-1).to(device)
+            nxt = draw(probs, generator)  # (B,)
         nxt = torch.where(done, torch.full_like(nxt, pad), nxt)
         tokens.append(nxt)
         logps.append(torch.where(done, torch.zeros(B, device=device),

@@ -182,33 +182,45 @@ display(HTML(f"<b>step {peak_step} (gold peak)</b>"
 display(HTML(f"<b>step {STEPS - 1} (end)</b>" + html_table(sample_rows(STEPS - 1), index_name="")))
 
 
-def top_answers(step: int, k: int = 3) -> tuple[list[tuple[str, int]], float]:
-    """The k most common answers among a step's responses, and the share they make up."""
-    answers = Counter(W.parse_response(y).answer for _, y, _, _ in tracker.samples[step])
-    top = answers.most_common(k)
-    return top, sum(n for _, n in top) / len(tracker.samples[step])
+def window(last: int) -> list[tuple[str, str, float, float]]:
+    """Every response of the 10 steps that end at step ``last``."""
+    return [row for t in range(max(0, last - 9), last + 1) for row in tracker.samples[t]]
 
 
-(peak_top, peak_share), (end_top, end_share) = top_answers(peak_step), top_answers(STEPS - 1)
+def styles(rows) -> dict[str, float]:
+    """Share of confident / hedged / abstaining / unreadable responses."""
+    counts = Counter(W.parse_response(y).style for _, y, _, _ in rows)
+    return {k: counts[k] / len(rows) for k in ("confident", "hedged", "abstain", "invalid")}
+
+
+start, at_peak, at_end = (styles(window(t)) for t in (9, peak_step, STEPS - 1))
+end_answers = Counter(W.parse_response(y).answer for _, y, _, _ in window(STEPS - 1))
+end_answers.pop(None, None)  # responses without a capital in them
 off_topic = rlhf.moving_average(tracker.off_topic)
-print(f"3 most common answers at the gold peak: {peak_top} ({peak_share:.0%} of the responses)")
-print(f"3 most common answers at the end:       {end_top} ({end_share:.0%} of the responses)")
+display(HTML(html_table({"first 10 steps": start, f"10 steps to the gold peak ({peak_step})":
+                         at_peak, "last 10 steps": at_end}, index_name="share of responses")))
+print(f"3 most common answers in the last 10 steps: {end_answers.most_common(3)}")
 print(f"responses that name another country than the one asked: {off_topic[9]:.0%} in the "
       f"first 10 steps, {off_topic[peak_step]:.0%} at the gold peak, {off_topic[-1]:.0%} at "
       "the end")
-assert end_share > peak_share, (peak_share, end_share)
+assert at_end["confident"] > start["confident"], (start, at_end)  # no more hedging
 assert off_topic[-1] > off_topic[peak_step], off_topic
 
 # %% [markdown]
-# The policy has narrowed down to a handful of city names, and it attaches them to whatever
-# country it is asked about (and often to a country nobody asked about). Why would the reward
-# model pay for that? Ask it directly. For every RL question about a country whose capital the
-# corpus contains, compare its score of the true answer with its score of the policy's
-# favourite city:
+# The policy has stopped hedging and abstaining: almost every response is now a confident
+# sentence, whether or not the model can know the answer, and most of them state the capital of
+# a country nobody asked about. Its favourite city names come back as the answer to many
+# different questions. Why would the reward model pay for that? Ask it directly. For every RL
+# question about a country whose capital the corpus contains, compare its score of the true
+# answer with its score of the policy's favourite city (its most common answer in the last 10
+# steps):
 
 # %%
-favourite = end_top[0][0]
-assert favourite is not None, end_top  # the most common final "answer" is a city, not a refusal
+favourite = end_answers.most_common(1)[0][0]
+asked_for = {rlhf.asked_country(x) for x, y, _, _ in window(STEPS - 1)
+             if W.parse_response(y).answer == favourite}
+print(f"{favourite} was the answer to questions about {len(asked_for)} different countries "
+      "in the last 10 steps")
 world = W.default_world()
 countries = [rlhf.asked_country(q) for q in rl_prompts if R.suggestion_of(q) is None]
 known = [c for c in countries if world.entity(c).known and world.entity(c).capital != favourite]
@@ -297,9 +309,10 @@ print(f"""- RL against the learned reward model with beta = {BETAS[0]}: the prox
   {s0['proxy_at_end']:+.2f} while the gold rose to a peak of {s0['peak']:+.2f} at step
   {s0['peak_step']:.0f} (KL {s0['kl_at_peak']:.1f} nats) and ended at {s0['end']:+.2f}
   (KL {s0['kl_at_end']:.1f}): a drop of {s0['drop']:.2f} on a scale from -1.2 to +1.
-- The exploit: the 3 most common answers make up {end_share:.0%} of the final responses
-  ({peak_share:.0%} at the gold peak), and the reward model prefers "The capital of X is
-  {favourite}." to the true capital for {fake_wins:.0%} of the known countries.""")
+- The exploit: confident responses went from {start["confident"]:.0%} to {at_end["confident"]:.0%}
+  (no more "I do not know"), {off_topic[-1]:.0%} of the final responses name a country nobody
+  asked about, and the reward model prefers "The capital of X is {favourite}." to the true
+  capital for {fake_wins:.0%} of the known countries.""")
 for b in BETAS[1:]:
     s = summaries[b]
     print(f"- beta = {b}: KL {s['kl_at_end']:.1f} at the end, gold peak {s['peak']:+.2f}, end "

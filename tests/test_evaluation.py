@@ -30,4 +30,4 @@ def test_calibration_of_samples_each_entity_and_groups_known_and_unknown():
     assert len(texts) == 20 and set(table) == {"known", "unknown"}
     assert table["known"]["n"] == 12 and table["unknown"]["n"] == 8
     again, texts_again = calibration_of(model, tok, entities, n_samples=4, seed=0)
-    assert texts_again == texts and again == table  # same seed, same samples
+    assert texts_again == texts and repr(again) == repr(table)  # same seed (nan-safe compare)

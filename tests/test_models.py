@@ -7,7 +7,7 @@ import torch
 
 import course_lib
 from course_lib.evaluation import base_model_report
-from course_lib.models import BASE_MODEL_DIR, build_model, load_model, save_model
+from course_lib.models import BASE_MODEL_DIR, SFT_MODEL_DIR, build_model, load_model, save_model
 
 
 def test_load_base_model_offline_and_fast():
@@ -27,6 +27,22 @@ def test_shipped_assets_are_small_safetensors():
     assert not [f for f in everything if f.suffix in (".bin", ".pt", ".pkl", ".pth")]
     assert not [f for f in files if f.suffix in (".bin", ".pt", ".pkl", ".pth")]
     assert (BASE_MODEL_DIR / "model.safetensors").is_file()
+
+
+def test_models_use_gpt2s_gelu_as_one_fused_kernel():
+    """The shipped models and new ones compute GPT-2's tanh GELU with one kernel
+    ("gelu_pytorch_tanh"), the same function as GPT-2's own six-operation "gelu_new"."""
+    import json
+
+    from transformers.activations import ACT2FN
+
+    for d in (BASE_MODEL_DIR, SFT_MODEL_DIR):
+        assert json.loads((d / "config.json").read_text())["activation_function"] \
+            == "gelu_pytorch_tanh", d
+    _, tokenizer = course_lib.load_base_model(device="cpu")
+    assert build_model(tokenizer).config.activation_function == "gelu_pytorch_tanh"
+    x = torch.linspace(-12, 12, 10_001)
+    assert torch.allclose(ACT2FN["gelu_pytorch_tanh"](x), ACT2FN["gelu_new"](x), atol=1e-6)
 
 
 def test_base_model_knows_what_it_read_and_does_not_answer():

@@ -5,7 +5,7 @@ import torch
 
 import course_lib
 from course_lib import world as W
-from course_lib.sampling import sample, sequence_logprobs
+from course_lib.sampling import draw, sample, sequence_logprobs
 
 
 @pytest.fixture(scope="module")
@@ -105,3 +105,20 @@ def test_repeated_prompts_sampled_like_distinct_ones_and_shared_forward_is_exact
     for a, b in zip(model.parameters(), plain.parameters()):
         assert torch.allclose(a.grad, b.grad, atol=1e-3, rtol=1e-3)
 
+
+
+def test_draw_follows_the_probabilities_and_never_draws_a_zero():
+    probs = torch.tensor([[0.5, 0.0, 0.3, 0.2], [0.0, 0.0, 2.0, 2.0]])  # row 2 sums to 4
+    g = torch.Generator().manual_seed(0)
+    n = 20_000
+    draws = torch.stack([draw(probs, g) for _ in range(n)])  # (n, 2)
+    freq0 = torch.bincount(draws[:, 0], minlength=4).double() / n
+    freq1 = torch.bincount(draws[:, 1], minlength=4).double() / n
+    assert torch.allclose(freq0, torch.tensor([0.5, 0.0, 0.3, 0.2], dtype=torch.float64),
+                          atol=0.015)
+    assert torch.allclose(freq1, torch.tensor([0.0, 0.0, 0.5, 0.5], dtype=torch.float64),
+                          atol=0.015)
+    assert freq0[1] == 0 and freq1[:2].sum() == 0  # tokens of probability 0: never
+    a = draw(probs, torch.Generator().manual_seed(3))
+    b = draw(probs, torch.Generator().manual_seed(3))
+    assert torch.equal(a, b) and a.shape == (2,) and a.dtype == torch.long
