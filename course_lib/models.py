@@ -89,6 +89,20 @@ def save_model(model: GPT2LMHeadModel, tokenizer: PreTrainedTokenizerFast,
     return directory
 
 
+def is_cached(directory: str | Path, key: str) -> bool:
+    """Whether ``directory`` holds a complete model saved with ``meta.json`` = {"key": key}
+    and a ``history.json`` (see :func:`save_model`'s ``extra_files``): the check both the SFT
+    and the reward-model caches make before loading, so a stale or half-written copy is
+    never used."""
+    import json
+
+    directory = Path(directory)
+    meta = directory / "meta.json"
+    return ((directory / "model.safetensors").is_file()
+            and (directory / "history.json").is_file()
+            and meta.is_file() and json.loads(meta.read_text()).get("key") == key)
+
+
 def load_model(directory: str | Path, device: str | torch.device | None = None
                ) -> tuple[GPT2LMHeadModel, PreTrainedTokenizerFast]:
     """Load ``(model, tokenizer)`` saved by :func:`save_model`, offline, in eval mode."""

@@ -252,7 +252,7 @@ def load_reward_model(config: RMConfig | None = None, device: torch.device | str
     import json
 
     from . import preferences as P
-    from .models import save_model
+    from .models import is_cached, save_model
     from .settings import cache_dir, get_device, set_seed
     from .sft import load_sft_model
     from .tokenizer import load_tokenizer
@@ -262,10 +262,8 @@ def load_reward_model(config: RMConfig | None = None, device: torch.device | str
         raise ValueError(f"config must be an RMConfig, got {type(config).__name__}")
     key = reward_model_key(config)
     path = cache_dir() / f"reward-model-{key}"
-    meta = path / "meta.json"
     device = torch.device(device) if device is not None else get_device()
-    if (path / "model.safetensors").is_file() and meta.is_file() \
-            and json.loads(meta.read_text()).get("key") == key:
+    if is_cached(path, key):
         rm = GPT2ForSequenceClassification.from_pretrained(
             str(path), local_files_only=True, attn_implementation="eager")
         return rm.to(device).eval(), load_tokenizer(path)

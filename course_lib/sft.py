@@ -205,13 +205,6 @@ def _sft_key(config: SFTConfig, mix: W.AnnotatorMix, base_dir: Path, mtime_ns: i
     return key.hexdigest()[:16]
 
 
-def _complete(path: Path, key: str) -> bool:
-    """A saved SFT model with its weights, its history and the right key."""
-    meta = path / "meta.json"
-    return ((path / "model.safetensors").is_file() and (path / "history.json").is_file()
-            and meta.is_file() and json.loads(meta.read_text()).get("key") == key)
-
-
 def load_sft_model(config: SFTConfig | None = None, mix: W.AnnotatorMix | None = None,
                    device: str | torch.device | None = None, progress: bool = True,
                    on_step: Callable[[dict[str, float]], None] | None = None):
@@ -225,11 +218,11 @@ def load_sft_model(config: SFTConfig | None = None, mix: W.AnnotatorMix | None =
     (``history.json`` next to the weights), so a
     :class:`~course_lib.widgets.TrainingMonitor` shows the same curve either way.
     """
-    from .models import SFT_MODEL_DIR, load_model
+    from .models import SFT_MODEL_DIR, is_cached, load_model
 
     config, mix = config or SFTConfig(), mix or W.AnnotatorMix()
     key = sft_key(config, mix)
-    path = next((p for p in (SFT_MODEL_DIR, cache_dir() / f"sft-{key}") if _complete(p, key)),
+    path = next((p for p in (SFT_MODEL_DIR, cache_dir() / f"sft-{key}") if is_cached(p, key)),
                 None)
     if path is None:
         model, tokenizer, history = _train(config, mix, on_step, progress)

@@ -7,7 +7,14 @@ import torch
 
 import course_lib
 from course_lib.evaluation import base_model_report
-from course_lib.models import BASE_MODEL_DIR, SFT_MODEL_DIR, build_model, load_model, save_model
+from course_lib.models import (
+    BASE_MODEL_DIR,
+    SFT_MODEL_DIR,
+    build_model,
+    is_cached,
+    load_model,
+    save_model,
+)
 
 
 def test_load_base_model_offline_and_fast():
@@ -68,6 +75,17 @@ def test_interrupted_save_keeps_the_old_model(tmp_path, monkeypatch):
         save_model(fresh, tokenizer, target)
     assert (target / "model.safetensors").read_bytes() == before
     assert [p.name for p in tmp_path.iterdir()] == ["m"]  # no half-written folder left
+
+
+def test_is_cached_wants_weights_history_and_the_same_key(tmp_path):
+    model, tokenizer = course_lib.load_base_model(device="cpu")
+    save_model(model, tokenizer, tmp_path / "a",
+               extra_files={"history.json": "[]", "meta.json": '{"key": "k1"}'})
+    assert is_cached(tmp_path / "a", "k1")
+    assert not is_cached(tmp_path / "a", "k2")  # another recipe: retrain, never load stale
+    save_model(model, tokenizer, tmp_path / "b", extra_files={"meta.json": '{"key": "k1"}'})
+    assert not is_cached(tmp_path / "b", "k1")  # no history
+    assert not is_cached(tmp_path / "missing", "k1")
 
 
 def test_missing_assets_give_a_clear_error(tmp_path):

@@ -218,6 +218,11 @@ def test_load_reward_model_trains_once_then_loads_from_the_cache(tmp_path, monke
     saved = list(tmp_path.glob("reward-model-*"))
     assert [p.name for p in saved] == [f"reward-model-{RM.reward_model_key(config)}"]
     assert (saved[0] / "model.safetensors").is_file() and not rm.training
+
+    def no_training(*args, **kwargs):
+        raise AssertionError("the cached reward model was trained again")
+
+    monkeypatch.setattr(RM, "train_reward_model", no_training)
     again, _ = RM.load_reward_model(config, device="cpu")
     for a, b in zip(rm.state_dict().values(), again.state_dict().values()):
         assert torch.equal(a, b)
