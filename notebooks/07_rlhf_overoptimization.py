@@ -203,14 +203,14 @@ print(f"3 most common answers in the last 10 steps: {end_answers.most_common(3)}
 print(f"responses that name another country than the one asked: {off_topic[9]:.0%} in the "
       f"first 10 steps, {off_topic[peak_step]:.0%} at the gold peak, {off_topic[-1]:.0%} at "
       "the end")
-assert at_end["confident"] > start["confident"], (start, at_end)  # no more hedging
-assert off_topic[-1] > off_topic[peak_step], off_topic
+assert at_end["confident"] >= 0.9 and at_end["confident"] > start["confident"], (start, at_end)
+assert off_topic[-1] > max(0.5, off_topic[peak_step]), off_topic  # most, and more than at the peak
 
 # %% [markdown]
 # The policy has stopped hedging and abstaining: almost every response is now a confident
 # sentence, whether or not the model can know the answer, and most of them state the capital of
-# a country nobody asked about. Its favourite city names come back as the answer to many
-# different questions. Why would the reward model pay for that? Ask it directly. For every RL
+# a country nobody asked about. Its favourite city comes back as the answer to questions
+# about several different countries. Why would the reward model pay for that? Ask it directly. For every RL
 # question about a country whose capital the corpus contains, compare its score of the true
 # answer with its score of the policy's favourite city (its most common answer in the last 10
 # steps):
@@ -221,6 +221,7 @@ asked_for = {rlhf.asked_country(x) for x, y, _, _ in window(STEPS - 1)
              if W.parse_response(y).answer == favourite}
 print(f"{favourite} was the answer to questions about {len(asked_for)} different countries "
       "in the last 10 steps")
+assert len(asked_for) >= 3, asked_for
 world = W.default_world()
 countries = [rlhf.asked_country(q) for q in rl_prompts if R.suggestion_of(q) is None]
 known = [c for c in countries if world.entity(c).known and world.entity(c).capital != favourite]
@@ -310,8 +311,9 @@ print(f"""- RL against the learned reward model with beta = {BETAS[0]}: the prox
   {s0['peak_step']:.0f} (KL {s0['kl_at_peak']:.1f} nats) and ended at {s0['end']:+.2f}
   (KL {s0['kl_at_end']:.1f}): a drop of {s0['drop']:.2f} on a scale from -1.2 to +1.
 - The exploit: confident responses went from {start["confident"]:.0%} to {at_end["confident"]:.0%}
-  (no more "I do not know"), {off_topic[-1]:.0%} of the final responses name a country nobody
-  asked about, and the reward model prefers "The capital of X is {favourite}." to the true
+  ("I do not know" from {start["abstain"]:.0%} to {at_end["abstain"]:.0%}),
+  {off_topic[-1]:.0%} of the final responses name a country nobody asked
+  about, and the reward model prefers "The capital of X is {favourite}." to the true
   capital for {fake_wins:.0%} of the known countries.""")
 for b in BETAS[1:]:
     s = summaries[b]
