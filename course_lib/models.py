@@ -103,6 +103,16 @@ def is_cached(directory: str | Path, key: str) -> bool:
             and meta.is_file() and json.loads(meta.read_text()).get("key") == key)
 
 
+def save_cached(model, tokenizer: PreTrainedTokenizerFast, directory: str | Path, key: str,
+                history: list[dict[str, float]]) -> Path:
+    """Save a trained model with its training history and its cache ``key``, atomically
+    (:func:`save_model`), so that :func:`is_cached` recognizes it."""
+    import json
+
+    return save_model(model, tokenizer, directory, extra_files={
+        "history.json": json.dumps(history), "meta.json": json.dumps({"key": key})})
+
+
 def load_model(directory: str | Path, device: str | torch.device | None = None
                ) -> tuple[GPT2LMHeadModel, PreTrainedTokenizerFast]:
     """Load ``(model, tokenizer)`` saved by :func:`save_model`, offline, in eval mode."""

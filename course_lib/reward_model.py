@@ -249,10 +249,9 @@ def load_reward_model(config: RMConfig | None = None, device: torch.device | str
     the local cache (``$COURSE_CACHE`` or ``~/.cache/course_lib``), offline. An interrupted
     training is not cached.
     """
-    import json
 
     from . import preferences as P
-    from .models import is_cached, save_model
+    from .models import is_cached, save_cached
     from .settings import cache_dir, get_device, set_seed
     from .sft import load_sft_model
     from .tokenizer import load_tokenizer
@@ -273,8 +272,7 @@ def load_reward_model(config: RMConfig | None = None, device: torch.device | str
     rm = build_reward_model(policy, seed=0)
     history = train_reward_model(rm, tokenizer, train_pairs, config, progress=progress)
     if len(history) == config.steps:  # do not cache a half-trained model
-        save_model(rm, tokenizer, path, extra_files={
-            "history.json": json.dumps(history), "meta.json": json.dumps({"key": key})})
+        save_cached(rm, tokenizer, path, key, history)
     return rm.to(device).eval(), tokenizer
 
 

@@ -218,7 +218,7 @@ def load_sft_model(config: SFTConfig | None = None, mix: W.AnnotatorMix | None =
     (``history.json`` next to the weights), so a
     :class:`~course_lib.widgets.TrainingMonitor` shows the same curve either way.
     """
-    from .models import SFT_MODEL_DIR, is_cached, load_model
+    from .models import SFT_MODEL_DIR, is_cached, load_model, save_cached
 
     config, mix = config or SFTConfig(), mix or W.AnnotatorMix()
     key = sft_key(config, mix)
@@ -228,7 +228,7 @@ def load_sft_model(config: SFTConfig | None = None, mix: W.AnnotatorMix | None =
         model, tokenizer, history = _train(config, mix, on_step, progress)
         if len(history) < config.steps:  # interrupted: do not cache a half-trained model
             return model.to(device if device is not None else get_device()).eval(), tokenizer
-        path = _save(model, tokenizer, history, key, cache_dir() / f"sft-{key}")
+        path = save_cached(model, tokenizer, cache_dir() / f"sft-{key}", key, history)
     elif on_step is not None:
         for metrics in sft_history(path):
             on_step(metrics)
@@ -246,14 +246,6 @@ def _train(config: SFTConfig, mix: W.AnnotatorMix, on_step, progress: bool):
     return model, tokenizer, history
 
 
-def _save(model, tokenizer, history, key: str, path: Path) -> Path:
-    """Weights, tokenizer, history and key, in one atomic save."""
-    from .models import save_model
-
-    return save_model(model, tokenizer, path, extra_files={
-        "history.json": json.dumps(history), "meta.json": json.dumps({"key": key})})
-
-
 def sft_history(path: str | Path) -> list[dict[str, float]]:
     """The training history cached next to an SFT model (``[]`` when there is none)."""
     file = Path(path) / "history.json"
@@ -265,7 +257,7 @@ def main(argv: list[str] | None = None) -> None:
     import argparse
     import time
 
-    from .models import SFT_MODEL_DIR
+    from .models import SFT_MODEL_DIR, save_cached
 
     parser = argparse.ArgumentParser(description="Rebuild the course's shipped SFT model.")
     parser.add_argument("--out", type=Path, default=SFT_MODEL_DIR,
@@ -274,7 +266,7 @@ def main(argv: list[str] | None = None) -> None:
     config, mix = SFTConfig(), W.AnnotatorMix()
     t0 = time.time()
     model, tokenizer, history = _train(config, mix, None, True)
-    _save(model, tokenizer, history, sft_key(config, mix), args.out)
+    save_cached(model, tokenizer, args.out, sft_key(config, mix), history)
     print(f"SFT model trained in {time.time() - t0:.0f} s, saved to {args.out}")
 
 
