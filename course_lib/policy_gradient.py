@@ -30,6 +30,7 @@ from tqdm.auto import tqdm
 Baseline = str | torch.Tensor | None  # None | "mean" | "loo" | a tensor shaped like the rewards
 
 BASELINES = ("mean", "loo")
+LR_SCHEDULES = ("constant", "linear")
 
 
 # --- input checks ----------------------------------------------------------------------------
@@ -190,7 +191,8 @@ class ReinforceConfig:
     steps: int = 200  # optimizer steps (one batch of fresh samples each)
     batch_size: int = 16  # prompts drawn (with replacement) per step
     samples_per_prompt: int = 4  # responses sampled per prompt: B = batch_size * samples_per_prompt
-    lr: float = 1e-4  # Adam learning rate (constant)
+    lr: float = 1e-4  # Adam learning rate (at the first step)
+    lr_schedule: str = "constant"  # "constant" | "linear": decay lr linearly to 0 over `steps`
     temperature: float = 1.0  # sampling temperature; log-probs are those of the sampled policy
     baseline: str | None = "loo"  # None | "mean" | "loo", among the samples of the same prompt
     beta: float = 0.0  # KL coefficient: the reward becomes r - beta * KL_i (0 = no penalty)
@@ -212,6 +214,9 @@ class ReinforceConfig:
                 or self.beta < 0:
             raise ValueError(f"config.beta must be a number >= 0 (the weight of the KL penalty), "
                              f"got {self.beta!r}")
+        if self.lr_schedule not in LR_SCHEDULES:
+            raise ValueError(f"config.lr_schedule must be one of {LR_SCHEDULES}, "
+                             f"got {self.lr_schedule!r}")
         if self.baseline is not None and self.baseline not in BASELINES:
             raise ValueError(f"config.baseline must be None, 'mean' or 'loo', "
                              f"got {self.baseline!r}")
@@ -299,8 +304,9 @@ def train_reinforce(policy, ref_policy, tokenizer, prompts: Sequence[str],
     Logged per step (the dict ``on_step`` receives, e.g. ``TrainingMonitor.update``):
     ``step``, ``reward`` (mean r, without the KL penalty), ``kl`` (mean KL_i), ``entropy`` (the
     exact mean per-token entropy of the sampled policy, in nats), ``loss``, ``grad_norm``
-    (before clipping), ``length`` (mean response tokens), ``abstain`` / ``hedged`` /
-    ``confident`` (fractions of responses, as :func:`world.parse_response` reads them), ``time``.
+    (before clipping), ``lr`` (the learning rate of this step), ``length`` (mean response
+    tokens), ``abstain`` / ``hedged`` / ``confident`` (fractions of responses, as
+    :func:`world.parse_response` reads them), ``time``.
 
     Ctrl-C (KeyboardInterrupt, also raised from ``on_step``) stops cleanly: the policy keeps the
     weights of the last finished step and the history so far is returned. A reward or loss that
@@ -331,6 +337,9 @@ def train_reinforce(policy, ref_policy, tokenizer, prompts: Sequence[str],
     generator = torch.Generator().manual_seed(config.seed)  # sampling (on the CPU)
     P, K = config.batch_size, config.samples_per_prompt
     optimizer = torch.optim.Adam(policy.parameters(), lr=config.lr)
+    # step t (from 0) uses lr * (1 - t / steps) with "linear", lr throughout with "constant"
+    decay = (lambda t: 1 - t / config.steps) if config.lr_schedule == "linear" else (lambda t: 1.0)
+    schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, decay)
     if ref_policy is not None:
         ref_policy.eval()
     history: list[dict[str, float]] = []
@@ -374,7 +383,9 @@ def train_reinforce(policy, ref_policy, tokenizer, prompts: Sequence[str],
                 raise TrainingStopped(f"step {step}: the gradient norm is {grad_norm.item()}; "
                                       "training stopped before this step changed the weights",
                                       history)
+            lr = optimizer.param_groups[0]["lr"]
             optimizer.step()
+            schedule.step()
             policy.eval()
             # 6. log
             styles = [W.parse_response(t).style for t in rollout.texts]
@@ -382,7 +393,7 @@ def train_reinforce(policy, ref_policy, tokenizer, prompts: Sequence[str],
             metrics = {
                 "step": step, "reward": rewards.mean().item(), "kl": kl.mean().item(),
                 "entropy": (entropy.sum() / n_tokens).item(), "loss": loss.item(),
-                "grad_norm": grad_norm.item(), "length": (n_tokens / len(styles)).item(),
+                "grad_norm": grad_norm.item(), "lr": lr, "length": (n_tokens / len(styles)).item(),
                 "abstain": styles.count("abstain") / len(styles),
                 "hedged": styles.count("hedged") / len(styles),
                 "confident": styles.count("confident") / len(styles),

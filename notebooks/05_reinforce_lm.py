@@ -86,11 +86,12 @@ print(body)
 #
 # The annotators slipped on some of the sums they wrote (lesson 02), and SFT copied the slips.
 # The reward here is the simplest there is: 1 if the sum is right, 0 if not
-# (`course_lib.rewards.exact_match_reward`). First, the SFT model's *sampled* accuracy on
-# held-out sums (pairs no demonstration and no RL prompt contains), at temperature 1:
+# (`course_lib.rewards.exact_match_reward`). First, the SFT model's *sampled* accuracy on all
+# the held-out sums (the 20% of pairs no demonstration and no RL prompt contains), two samples
+# each at temperature 1:
 
 # %%
-heldout_pairs = W.addition_problems("test")[:300]
+heldout_pairs = W.addition_problems("test")
 train_sums = [W.addition_question(a, b) for a, b in W.addition_problems("train")]
 acc_sft = addition_accuracy(sft_model, tokenizer, heldout_pairs, n_samples=2, seed=0)
 print(f"the annotators wrote a wrong sum {W.AnnotatorMix().p_math_slip:.0%} of the time")
@@ -98,14 +99,17 @@ print(f"SFT model: sampled accuracy on {len(heldout_pairs)} held-out sums {acc_s
 print(f"reward of two answers: {R.exact_match_reward(train_sums[:2], ['10 + 10 = 20.', '?'])}")
 
 # %% [markdown]
-# Now RL. The curves are live: **reward** is the mean exact-match reward of each step's
-# samples, **entropy** the mean per-token entropy of the policy on them (how spread out it
-# is), **kl** the mean KL divergence to the SFT model on the same samples (how far RL has
-# moved it).
+# Now RL. Each step samples 4 answers to each of 64 sums (256 samples), and the learning rate
+# falls linearly from 3e-4 to 0 over the 100 steps (`lr_schedule="linear"`): large steps while
+# there is much to fix, small ones at the end so the policy settles instead of bouncing around.
+# The curves are live: **reward** is the mean exact-match reward of each step's samples,
+# **entropy** the mean per-token entropy of the policy on them (how spread out it is), **kl**
+# the mean KL divergence to the SFT model on the same samples (how far RL has moved it).
 
 # %%
 math_policy = copy.deepcopy(sft_model)
-math_config = ReinforceConfig(steps=100, batch_size=16, samples_per_prompt=8, lr=1e-4, seed=0)
+math_config = ReinforceConfig(steps=100, batch_size=64, samples_per_prompt=4, lr=3e-4,
+                              lr_schedule="linear", seed=0)
 print(math_config)
 math_monitor = TrainingMonitor(["reward", "entropy", "kl"], smoothing=0.8,
                                title="REINFORCE on sums, exact-match reward")
@@ -116,31 +120,43 @@ math_monitor.finish()
 acc_rl = addition_accuracy(math_policy, tokenizer, heldout_pairs, n_samples=2, seed=0)
 print(f"held-out sampled accuracy: SFT {acc_sft:.3f} -> RL {acc_rl:.3f} "
       f"after {len(math_history)} steps ({math_history[-1]['time']:.0f} s)")
-assert acc_rl >= acc_sft + 0.1, (acc_sft, acc_rl)
+assert acc_rl >= 0.9 and acc_rl >= acc_sft + 0.1, (acc_sft, acc_rl)
 
 # %% [markdown]
 # Nothing in the loop knows what a sum is. The reward said which of the model's own answers
 # were right, and the gradient made those more likely and the slips less likely, on sums RL
 # never trained on too. The entropy fell: the policy became surer, and it had reason to be.
 #
-# How far can it go? RL can only make likely what the model can already produce. Ask the
-# *base* model, which never saw an annotator's slip, the same held-out sums in the corpus's
-# own form ("23 + 45 ="), sampled at temperature 1:
+# Where did the right answers come from? RL can only make likely what the model can already
+# produce. Compare the *greedy* answers (the single most likely token at every step) of the SFT
+# model, and the *base* model, which never saw an annotator's slip, asked the same held-out sums
+# in the corpus's own form ("23 + 45 ="):
 
 # %%
 base_model, _ = course_lib.load_base_model(device="cpu")
 acc_base = addition_accuracy(base_model, tokenizer, heldout_pairs, n_samples=2, seed=0,
                              corpus_format=True)
-print(f"base model, corpus form, sampled: {acc_base:.3f}   SFT: {acc_sft:.3f}   "
-      f"RL: {acc_rl:.3f}")
-assert acc_rl > acc_base - 0.1, (acc_base, acc_rl)
+greedy_base = addition_accuracy(base_model, tokenizer, heldout_pairs, greedy=True,
+                                corpus_format=True)
+greedy_sft = addition_accuracy(sft_model, tokenizer, heldout_pairs, greedy=True)
+greedy_rl = addition_accuracy(math_policy, tokenizer, heldout_pairs, greedy=True)
+sums_table = {"base model (corpus form)": {"sampled": acc_base, "greedy": greedy_base},
+              "SFT model": {"sampled": acc_sft, "greedy": greedy_sft},
+              "after RL": {"sampled": acc_rl, "greedy": greedy_rl}}
+display(HTML(html_table(sums_table, digits=3, index_name="held-out sums")))
+assert greedy_sft > acc_sft + 0.1 and acc_rl > acc_base and greedy_rl > greedy_sft, \
+    sums_table
 
 # %% [markdown]
-# SFT sat well below the base model: it had copied the annotators' slips on top of the base
-# model's own mistakes. A hundred RL steps removed most of the copied slips and brought the
-# policy to about what the base model itself can do. Going further means teaching the model
-# arithmetic it does not yet know, one rewarded sample at a time: that takes many more steps
-# (try `steps=300`), or a better base model.
+# The SFT model's most likely answer was right far more often than its samples: the knowledge
+# was mostly there, buried under the probability it gave to the annotators' slips and to its
+# own near-misses. SFT even sampled worse than the base model, which never saw a slip. RL moved
+# the probability onto the answers the model already ranked first, and its samples passed the
+# base model's; on some sums it also lifted a right answer the model had ranked second, so even
+# the greedy accuracy rose. That is the essay's "pulled toward correctness" at this scale:
+# mostly, RL made the model *use*, every time it samples, what it already knew. Sums the model
+# gets wrong even at its most confident are learned one rewarded sample at a time, and that
+# takes many more steps (try `steps=300`).
 #
 # ## 3. Facts: the honesty reward
 #
@@ -308,7 +324,7 @@ assert syc_after.agree_wrong < syc_before.agree_wrong - 0.1, rows
 
 # %%
 print(f"""- Sums, exact-match reward: held-out sampled accuracy {acc_sft:.2f} (SFT) ->
-  {acc_rl:.2f} after {len(math_history)} RL steps.
+  {acc_rl:.2f} after {len(math_history)} RL steps; greedy {greedy_sft:.2f} -> {greedy_rl:.2f}.
 - Facts, honesty reward, on held-out countries RL never saw:
   "I do not know" on unknown {before['unknown']['abstain']:.2f} -> {after['unknown']['abstain']:.2f},
   on known {before['known']['abstain']:.2f} -> {after['known']['abstain']:.2f};

@@ -27,7 +27,7 @@ def length_reward(prompts, responses):
     return torch.tensor([float(len(y)) / 10 for y in responses])
 
 
-KEYS = {"step", "reward", "kl", "entropy", "loss", "grad_norm", "length", "abstain", "hedged",
+KEYS = {"step", "reward", "kl", "entropy", "loss", "grad_norm", "lr", "length", "abstain", "hedged",
         "confident", "time"}
 
 
@@ -59,6 +59,15 @@ def test_history_and_metrics(models):
     assert all(h["entropy"] > 0 and h["length"] >= 1 for h in history)
     assert not torch.equal(before, params(policy))
     assert not policy.training
+    assert [h["lr"] for h in history] == [1e-4] * 3  # the default schedule is constant
+
+
+def test_linear_lr_schedule_decays_to_zero(models):
+    policy, ref, tok = models
+    h = train_reinforce(policy, ref, tok, PROMPTS, length_reward,
+                        ReinforceConfig(**{**TINY, "steps": 4}, lr=2e-4, lr_schedule="linear"),
+                        progress=False)
+    assert [x["lr"] for x in h] == pytest.approx([2e-4, 1.5e-4, 1e-4, 0.5e-4])
 
 
 def test_same_seed_same_run(base):
@@ -131,6 +140,7 @@ def test_group_baseline():
     (dict(config=ReinforceConfig(**TINY, beta=-0.1)), "config.beta must be a number >= 0"),
     (dict(config=ReinforceConfig(**{**TINY, "steps": 0})), "config.steps"),
     (dict(config=ReinforceConfig(**TINY, baseline="median")), "config.baseline"),
+    (dict(config=ReinforceConfig(**TINY, lr_schedule="cosine")), "config.lr_schedule must be"),
     (dict(config=ReinforceConfig(**TINY, beta=0.1), ref=None), "needs a ref_policy"),
     (dict(reward_fn=lambda p, r: torch.zeros(len(r) - 1)), r"returned 3 rewards for 4"),
     (dict(reward_fn=lambda p, r: torch.zeros(len(r) + 1)), r"returned 5 rewards for 4"),
