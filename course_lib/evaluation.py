@@ -16,7 +16,7 @@ import torch
 from transformers import PreTrainedModel, PreTrainedTokenizerFast
 
 from . import world as W
-from .sampling import next_token_logits, sample
+from .sampling import next_token_logits, sample, sample_texts
 
 
 @torch.no_grad()
@@ -50,9 +50,9 @@ def answer_accuracy(model, tokenizer, prompts: Sequence[str], truths: Sequence[s
     gen = torch.Generator().manual_seed(seed)
     prompts = [p for p in prompts for _ in range(n_samples)]
     truths = [t for t in truths for _ in range(n_samples)]
-    r = sample(model, tokenizer, prompts, max_new_tokens=max_new_tokens,
-               temperature=temperature, greedy=greedy, generator=gen)
-    return sum(W.parse_response(t).answer == str(a) for t, a in zip(r.texts, truths)) / len(truths)
+    texts = sample_texts(model, tokenizer, prompts, max_new_tokens=max_new_tokens,
+                         temperature=temperature, greedy=greedy, generator=gen)
+    return sum(W.parse_response(t).answer == str(a) for t, a in zip(texts, truths)) / len(truths)
 
 
 def addition_accuracy(model, tokenizer, pairs: Sequence[tuple[int, int]], n_samples: int = 1,
@@ -69,7 +69,7 @@ def base_model_report(model, tokenizer) -> dict[str, float]:
     """The numbers that say the base model has read the corpus and does not answer questions."""
     world = W.default_world()
     known, unknown = world.select(known=True), world.select(known=False)
-    test_pairs = W.addition_problems("test")[:400]
+    test_pairs = W.addition_problems("test")
     return {
         "recall_known (corpus phrasing, greedy)": fact_recall(model, tokenizer, known),
         "recall_unknown (corpus phrasing, greedy)": fact_recall(model, tokenizer, unknown),

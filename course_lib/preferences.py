@@ -41,7 +41,6 @@ GOLD_TABLE: dict[tuple[str, bool], float] = {
 }
 RAMBLE_COST = 0.1  # gold points lost per word after the first sentence
 GOLD_TEMPERATURE = 0.25  # Bradley-Terry temperature of the simulated annotator
-SAMPLE_CHUNK = 512  # responses sampled at once when building comparisons
 
 
 def gold_score(prompt: str, response: str) -> float:
@@ -139,16 +138,14 @@ def sample_comparisons(model, tokenizer, prompts: Sequence[str], n_samples: int 
     ``max_pairs_per_prompt`` different pairs from them, each labelled with Bradley-Terry noise
     (the annotator's ``temperature``).
     """
-    from .sampling import sample
+    from .sampling import sample_texts
 
     if not prompts:
         raise ValueError("prompts must not be empty")
     gen = torch.Generator().manual_seed(seed)
     repeated = [p for p in prompts for _ in range(n_samples)]
-    texts = []
-    for i in range(0, len(repeated), SAMPLE_CHUNK):  # in chunks: a laptop's memory is finite
-        texts += sample(model, tokenizer, repeated[i:i + SAMPLE_CHUNK],
-                        temperature=sampling_temperature, generator=gen).texts
+    texts = sample_texts(model, tokenizer, repeated, temperature=sampling_temperature,
+                         generator=gen)
     grouped = [texts[i * n_samples:(i + 1) * n_samples] for i in range(len(prompts))]
     rng = random.Random(seed)
     pairs = candidate_pairs(prompts, grouped, max_pairs_per_prompt, rng)

@@ -176,7 +176,7 @@ def best_of_n(policy, tokenizer, prompts: Sequence[str], reward_model,
     ``max(ns) // n`` disjoint groups of n, and every group contributes its r_phi-best response,
     so small n are averaged over more draws. Every n must divide ``max(ns)``.
     """
-    from .sampling import sample
+    from .sampling import sample_texts
 
     if isinstance(prompts, str) or not prompts:
         raise ValueError("prompts must be a non-empty list of prompt strings")
@@ -188,10 +188,7 @@ def best_of_n(policy, tokenizer, prompts: Sequence[str], reward_model,
         raise ValueError(f"every n must divide the largest, {n_max}; got ns = {ns}")
     gen = torch.Generator().manual_seed(seed)
     repeated = [p for p in prompts for _ in range(n_max)]
-    texts: list[str] = []
-    for i in range(0, len(repeated), P.SAMPLE_CHUNK):
-        texts += sample(policy, tokenizer, repeated[i:i + P.SAMPLE_CHUNK],
-                        temperature=temperature, generator=gen).texts
+    texts = sample_texts(policy, tokenizer, repeated, temperature=temperature, generator=gen)
     proxy = RM.score(reward_model, tokenizer, repeated, texts).view(len(prompts), n_max)
     gold = P.gold_reward(repeated, texts).view(len(prompts), n_max)
     rows = []

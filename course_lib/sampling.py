@@ -210,6 +210,26 @@ def sample(model: PreTrainedModel, tokenizer: PreTrainedTokenizerFast,
                    prompts=prompts, texts=texts, temperature=float(temperature))
 
 
+SAMPLE_CHUNK = 512  # rows that sample_texts samples at once: a laptop's memory is finite
+
+
+def sample_texts(model: PreTrainedModel, tokenizer: PreTrainedTokenizerFast,
+                 prompts: list[str], chunk_size: int = SAMPLE_CHUNK, **kwargs) -> list[str]:
+    """The response texts of :func:`sample` for any number of prompts, ``chunk_size`` at a time.
+
+    For evaluations over thousands of responses: the KV cache and logits of a chunk are freed
+    before the next, so memory does not grow with the number of prompts. ``kwargs`` go to
+    :func:`sample`; one ``generator`` (if given) runs on through all the chunks.
+    """
+    if not isinstance(chunk_size, int) or isinstance(chunk_size, bool) or chunk_size < 1:
+        raise ValueError(f"chunk_size must be a positive int, got {chunk_size!r}")
+    prompts = _check_prompts(prompts)
+    texts: list[str] = []
+    for i in range(0, len(prompts), chunk_size):
+        texts += sample(model, tokenizer, prompts[i:i + chunk_size], **kwargs).texts
+    return texts
+
+
 @torch.no_grad()
 def next_token_logits(model: PreTrainedModel, tokenizer: PreTrainedTokenizerFast,
                       prompts: list[str] | str) -> torch.Tensor:

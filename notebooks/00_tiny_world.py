@@ -268,7 +268,7 @@ viewer
 # %%
 from course_lib.evaluation import addition_accuracy
 
-heldout = W.addition_problems("test")[:300]
+heldout = W.addition_problems("test")  # all 1,620 held-out pairs
 add_heldout = addition_accuracy(model, tokenizer, heldout, greedy=True, corpus_format=True)
 add_question = addition_accuracy(model, tokenizer, heldout, greedy=True)
 print(f"held-out sums, corpus form 'a + b =': {add_heldout:.2f}")

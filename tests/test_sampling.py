@@ -5,7 +5,7 @@ import torch
 
 import course_lib
 from course_lib import world as W
-from course_lib.sampling import draw, sample, sequence_logprobs
+from course_lib.sampling import draw, sample, sample_texts, sequence_logprobs
 
 
 @pytest.fixture(scope="module")
@@ -122,3 +122,17 @@ def test_draw_follows_the_probabilities_and_never_draws_a_zero():
     a = draw(probs, torch.Generator().manual_seed(3))
     b = draw(probs, torch.Generator().manual_seed(3))
     assert torch.equal(a, b) and a.shape == (2,) and a.dtype == torch.long
+
+
+def test_sample_texts_in_chunks(base):
+    model, tok = base
+    prompts = [W.addition_question(a, b) for a, b in W.addition_problems("test")[:5]]
+    whole = sample(model, tok, prompts, max_new_tokens=8, greedy=True).texts
+    assert sample_texts(model, tok, prompts, chunk_size=2, max_new_tokens=8, greedy=True) == whole
+    sampled = sample_texts(model, tok, prompts, chunk_size=2, max_new_tokens=8,
+                           generator=torch.Generator().manual_seed(0))
+    assert len(sampled) == 5 and sampled == sample_texts(
+        model, tok, prompts, chunk_size=2, max_new_tokens=8,
+        generator=torch.Generator().manual_seed(0))
+    with pytest.raises(ValueError, match="chunk_size must be a positive int"):
+        sample_texts(model, tok, prompts, chunk_size=0)
