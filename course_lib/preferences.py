@@ -170,20 +170,27 @@ COURSE_DATA = {"train_splits": ("sft", "rl"), "test_splits": ("test",), "n_sampl
                "max_pairs_per_prompt": 6, "train_seed": 0, "test_seed": 1}
 
 
+def course_prompts() -> tuple[list[str], list[str]]:
+    """``(train_prompts, test_prompts)``: the questions of the course's comparison data
+    (``COURSE_DATA``): about the ``sft`` and ``rl`` countries, and about the ``test`` ones."""
+    d = COURSE_DATA
+    return (comparison_prompts(d["train_splits"], seed=d["train_seed"]),
+            comparison_prompts(d["test_splits"], seed=d["test_seed"]))
+
+
 def course_comparisons(model, tokenizer) -> tuple[list[Comparison], list[Comparison]]:
     """``(train_pairs, test_pairs)``: the course's comparison data (``COURSE_DATA``).
 
     Training questions are about the ``sft`` and ``rl`` countries, held-out ones about the
-    ``test`` countries (each asked plainly and once with a suggestion); for each question,
-    ``n_samples`` responses of ``model`` and up to ``max_pairs_per_prompt`` labelled pairs.
+    ``test`` countries (each asked plainly and once with a suggestion, :func:`course_prompts`);
+    for each question, ``n_samples`` responses of ``model`` and up to ``max_pairs_per_prompt``
+    labelled pairs.
     """
     d = COURSE_DATA
-    out = []
-    for splits, seed in ((d["train_splits"], d["train_seed"]), (d["test_splits"], d["test_seed"])):
-        out.append(sample_comparisons(model, tokenizer, comparison_prompts(splits, seed=seed),
-                                      n_samples=d["n_samples"],
-                                      max_pairs_per_prompt=d["max_pairs_per_prompt"], seed=seed))
-    return out[0], out[1]
+    kw = dict(n_samples=d["n_samples"], max_pairs_per_prompt=d["max_pairs_per_prompt"])
+    train_prompts, test_prompts = course_prompts()
+    return (sample_comparisons(model, tokenizer, train_prompts, seed=d["train_seed"], **kw),
+            sample_comparisons(model, tokenizer, test_prompts, seed=d["test_seed"], **kw))
 
 
 def noise_ceiling(comparisons: Sequence[Comparison],
@@ -209,6 +216,6 @@ def gold_accuracy(comparisons: Sequence[Comparison]) -> float:
 
 
 __all__ = ["COURSE_DATA", "GOLD_TABLE", "GOLD_TEMPERATURE", "RAMBLE_COST", "Comparison",
-           "candidate_pairs", "comparison_prompts", "course_comparisons", "gold_accuracy",
-           "gold_reward", "gold_score", "label_pair", "noise_ceiling",
+           "candidate_pairs", "comparison_prompts", "course_comparisons", "course_prompts",
+           "gold_accuracy", "gold_reward", "gold_score", "label_pair", "noise_ceiling",
            "preference_probability", "sample_comparisons"]

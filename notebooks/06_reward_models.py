@@ -131,8 +131,7 @@ print(f"bradley_terry_loss on these margins: {float(loss):.2f} (finite)")
 
 # %%
 print(P.COURSE_DATA)  # the recipe; lesson 07 trains its reward model on the same data
-train_prompts = P.comparison_prompts(["sft", "rl"], seed=0)
-test_prompts = P.comparison_prompts(["test"], seed=1)
+train_prompts, test_prompts = P.course_prompts()  # the questions of that recipe
 train_pairs, test_pairs = P.course_comparisons(policy, tokenizer)  # sample, pair, label
 ties = sum(P.gold_score(c.prompt, c.chosen) == P.gold_score(c.prompt, c.rejected)
            for c in test_pairs) / len(test_pairs)

@@ -110,6 +110,15 @@ def test_asked_country_and_off_topic():
 # --- proxy and gold -----------------------------------------------------------------------------
 
 
+def test_course_prompts_hold_out_the_test_countries():
+    train, test = P.course_prompts()
+    assert len(train) == 2 * (120 + 90) and len(test) == 2 * 90  # plain + with a suggestion
+    train_countries = {rlhf.asked_country(x) for x in train}
+    test_countries = {rlhf.asked_country(x) for x in test}
+    assert None not in train_countries | test_countries
+    assert not train_countries & test_countries  # no held-out question is about a seen country
+
+
 def test_proxy_and_gold_returns_proxy_and_records_gold(sft, reward_model):
     _, tok = sft
     tracker = rlhf.ProxyAndGold(reward_model, tok)
