@@ -144,7 +144,7 @@ sums_table = {"base model (corpus form)": {"sampled": acc_base, "greedy": greedy
               "SFT model": {"sampled": acc_sft, "greedy": greedy_sft},
               "after RL": {"sampled": acc_rl, "greedy": greedy_rl}}
 display(HTML(html_table(sums_table, digits=3, index_name="held-out sums")))
-assert greedy_sft > acc_sft + 0.1 and acc_rl > acc_base and greedy_rl > greedy_sft, \
+assert greedy_sft > acc_sft + 0.1 and acc_sft < acc_base < acc_rl and greedy_rl > greedy_sft, \
     sums_table
 
 # %% [markdown]
