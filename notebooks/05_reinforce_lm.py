@@ -120,7 +120,11 @@ math_monitor.finish()
 acc_rl = addition_accuracy(math_policy, tokenizer, heldout_pairs, n_samples=2, seed=0)
 print(f"held-out sampled accuracy: SFT {acc_sft:.3f} -> RL {acc_rl:.3f} "
       f"after {len(math_history)} steps ({math_history[-1]['time']:.0f} s)")
+entropy_start, entropy_end = (sum(h["entropy"] for h in part) / len(part)
+                              for part in (math_history[:10], math_history[-10:]))
+print(f"mean per-token entropy: first 10 steps {entropy_start:.3f}, last 10 {entropy_end:.3f}")
 assert acc_rl >= 0.9 and acc_rl >= acc_sft + 0.1, (acc_sft, acc_rl)
+assert entropy_end < entropy_start, (entropy_start, entropy_end)
 
 # %% [markdown]
 # Nothing in the loop knows what a sum is. The reward said which of the model's own answers
