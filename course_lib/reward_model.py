@@ -249,7 +249,6 @@ def load_reward_model(config: RMConfig | None = None, device: torch.device | str
     the local cache (``$COURSE_CACHE`` or ``~/.cache/course_lib``), offline. An interrupted
     training is not cached.
     """
-
     from . import preferences as P
     from .models import is_cached, save_cached
     from .settings import cache_dir, get_device, set_seed
