@@ -253,34 +253,75 @@ def group_baseline(rewards: torch.Tensor, group_size: int, kind: str | None) -> 
     return compute_baseline(groups, kind).T.reshape(-1)  # (B,)
 
 
+def _token_logprobs(logits: torch.Tensor, ids: torch.Tensor, temperature: float,
+                    entropy: bool) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """log pi(y_t | ...) of the tokens ``ids`` (N, T) under ``logits`` (N, T, V), with gradient,
+    and (if ``entropy``) the entropy of each position's distribution (N, T), without."""
+    logp = F.log_softmax(logits.float() / temperature, dim=-1)  # (N, T, V)
+    token_logp = logp.gather(2, ids[:, :, None]).squeeze(2)  # (N, T)
+    if not entropy:
+        return token_logp, None
+    with torch.no_grad():
+        return token_logp, -(logp.exp() * logp).sum(-1)
+
+
+def _split_point(lengths: torch.Tensor) -> int:
+    """S for :func:`_response_logprobs`: every row is read up to token S, and only the rows
+    longer than S read on to the longest, R. S minimizes the tokens read, B * S + (rows longer
+    than S) * (R - S), counting a second pass as B tokens more (its fixed cost is about that of
+    one more column of the batch): most RL responses end early and a few ramble on."""
+    B, R = len(lengths), int(lengths.max())
+
+    def cost(S: int) -> int:
+        return B * S + (int((lengths > S).sum()) * (R - S) + B if S < R else 0)
+
+    return min(range(1, R + 1), key=cost)
+
+
 def _response_logprobs(model, rollout, temperature: float, entropy: bool = True
                        ) -> tuple[torch.Tensor, torch.Tensor | None]:
     """The log-probs of the sampled tokens (B, R), with gradient, and (if ``entropy``) the
     exact entropy of pi_theta(. | x, y_<t) at each response position (B, R), without gradient.
 
-    One forward pass over prompt + response, in two parts: each distinct prompt once (the K
-    samples of a prompt share it, see :func:`~course_lib.sampling.prefill`), then every
-    response, reading its prompt from the cache. The same numbers as one pass over the whole
-    (B, P + R) batch, with about half the work at K = 4."""
+    The same numbers as one forward pass over the whole (B, P + R) batch
+    (:func:`~course_lib.sampling.sequence_logprobs`), with less work, in three parts that read
+    on from each other's KV cache:
+
+    1. each distinct prompt once (the K samples of a prompt share it, see
+       :func:`~course_lib.sampling.prefill`): about half the work at K = 4;
+    2. every response, up to token S (:func:`_split_point`);
+    3. only the responses longer than S, on to the longest: one rambling response no longer
+       makes the whole batch read R tokens.
+    """
     from .sampling import _cache_argument, positions, prefill, prompt_groups
 
-    P = rollout.prompt_ids.shape[1]
+    P, (B, R) = rollout.prompt_ids.shape[1], rollout.response_ids.shape
+    ids, attn = rollout.response_ids, rollout.attention_mask  # (B, R), (B, P + R)
+    pos = positions(attn)[:, P:]  # (B, R) position ids of the response tokens
     first, rows = prompt_groups(rollout.prompts)
     first_logits, cache = prefill(model, rollout.prompt_ids[first], rollout.prompt_mask[first],
                                   rows)  # (B, V): predicts y_1
-    attn = rollout.attention_mask  # (B, P + R)
-    out = model(input_ids=rollout.response_ids, attention_mask=attn,
-                position_ids=positions(attn)[:, P:], use_cache=True,
-                **{_cache_argument(model): cache})
-    logits = torch.cat([first_logits[:, None], out.logits[:, :-1]], dim=1)  # (B, R, V)
-    logp = F.log_softmax(logits.float() / temperature, dim=-1)  # (B, R, V)
-    token_logp = logp.gather(2, rollout.response_ids[:, :, None]).squeeze(2)  # (B, R)
+    kw = {"use_cache": True, _cache_argument(model): cache}
+    S = _split_point(rollout.lengths)
+    # tokens 1..S of every row: first_logits, then the logits after reading tokens 1..S-1
+    logits = first_logits[:, None]  # (B, 1, V)
+    if S > 1:
+        out = model(input_ids=ids[:, :S - 1], attention_mask=attn[:, :P + S - 1],
+                    position_ids=pos[:, :S - 1], **kw)
+        logits = torch.cat([logits, out.logits], dim=1)  # (B, S, V)
+    token_logp, ent = _token_logprobs(logits, ids[:, :S], temperature, entropy)
+    if S < R:  # tokens S+1..R of the rows longer than S, read on from their cache
+        longer = (rollout.lengths > S).nonzero()[:, 0]  # (N,)
+        cache.batch_select_indices(longer)
+        out = model(input_ids=ids[longer, S - 1:R - 1], attention_mask=attn[longer, :P + R - 1],
+                    position_ids=pos[longer, S - 1:R - 1], **kw)
+        tail_logp, tail_ent = _token_logprobs(out.logits, ids[longer, S:], temperature, entropy)
+        pad = torch.zeros(B, R - S, device=ids.device)  # the other rows: padding, masked
+        token_logp = torch.cat([token_logp, pad.index_copy(0, longer, tail_logp)], dim=1)
+        if entropy:
+            ent = torch.cat([ent, pad.index_copy(0, longer, tail_ent)], dim=1)
     mask = rollout.response_mask.to(token_logp.dtype)
-    if not entropy:
-        return token_logp * mask, None
-    with torch.no_grad():
-        ent = -(logp.exp() * logp).sum(-1)  # (B, R)
-    return token_logp * mask, ent * mask
+    return token_logp * mask, (ent * mask if entropy else None)
 
 
 def train_reinforce(policy, ref_policy, tokenizer, prompts: Sequence[str],

@@ -8,6 +8,8 @@ with one fresh forward pass: the form RL uses to get gradients.
 
 RL samples several responses to each prompt. A prompt repeated in the batch is read once
 (:func:`prefill`) and its KV cache copied to its rows, so K samples cost one prompt pass, not K.
+A row that has sampled ``<eos>`` leaves the batch, so a few long responses cost only their own
+rows, not a full batch, for their last tokens.
 """
 
 from __future__ import annotations
@@ -122,15 +124,18 @@ SAMPLER = "inverse-cdf/1"  # names the way :func:`draw` turns random numbers int
 # sampler gives a new key and never a stale model
 
 
-def draw(probs: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+def draw(probs: torch.Tensor, generator: torch.Generator | None = None,
+         u: torch.Tensor | None = None) -> torch.Tensor:
     """One token per row of ``probs`` (B, V), by inverse transform sampling: a uniform number u
     per row, and the first token whose cumulative probability exceeds u (times the row's total,
     so the rows need not sum exactly to 1). Returns (B,) token ids on ``probs``' device.
 
     One random number per row, where ``torch.multinomial`` draws one per token (V per row), and
     ``u`` comes from ``generator`` (on the CPU) whatever the device, so only B numbers travel to
-    the device per step, not the (B, V) probabilities back to the CPU."""
-    u = torch.rand(probs.shape[0], 1, generator=generator, dtype=torch.float64)  # (B, 1)
+    the device per step, not the (B, V) probabilities back to the CPU. Pass ``u`` (B, 1), float64
+    in [0, 1), to use numbers drawn already."""
+    if u is None:
+        u = torch.rand(probs.shape[0], 1, generator=generator, dtype=torch.float64)  # (B, 1)
     cdf = probs.double().cumsum(dim=-1)  # (B, V), rising from p_0 to the row's total
     x = u.to(probs.device) * cdf[:, -1:]
     token = torch.searchsorted(cdf, x, right=True)  # first cdf > x: never a token of p = 0
@@ -172,12 +177,15 @@ def sample(model: PreTrainedModel, tokenizer: PreTrainedTokenizerFast,
 
     B = prompt_ids.shape[0]
     eos, pad = tokenizer.eos_token_id, tokenizer.pad_token_id
-    mask = prompt_mask.clone()  # (B, P + t) attention mask grows by one column per step
     logits, past = prefill(model, unique_ids, unique_mask, rows)  # (B, V) and the KV cache
+    # Only the rows still generating are fed to the model: a row leaves the batch (and its KV
+    # cache) once it has sampled <eos>, so a few long responses do not cost a full batch.
+    live = torch.arange(B, device=device)  # (L,) the rows still generating
+    mask = prompt_mask.clone()  # (L, P + t) their attention mask: one column more per step
     done = torch.zeros(B, dtype=torch.bool, device=device)
     tokens, logps, alive = [], [], []
     for _ in range(max_new_tokens):
-        logp = F.log_softmax(logits.float() / temperature, dim=-1)  # (B, V)
+        logp = F.log_softmax(logits.float() / temperature, dim=-1)  # (L, V)
         if greedy:
             nxt = logp.argmax(dim=-1)
         else:
@@ -185,20 +193,28 @@ def sample(model: PreTrainedModel, tokenizer: PreTrainedTokenizerFast,
             if top_k is not None:
                 kth = torch.topk(probs, min(top_k, probs.shape[-1]), dim=-1).values[:, -1:]
                 probs = torch.where(probs < kth, torch.zeros_like(probs), probs)
-            nxt = draw(probs, generator)  # (B,)
-        nxt = torch.where(done, torch.full_like(nxt, pad), nxt)
-        tokens.append(nxt)
-        logps.append(torch.where(done, torch.zeros(B, device=device),
-                                 logp.gather(1, nxt[:, None]).squeeze(1)))
+            # a number for every row, finished or not: a row's tokens do not depend on when
+            # the other rows end
+            u = torch.rand(B, 1, generator=generator, dtype=torch.float64)
+            nxt = draw(probs, u=u.to(device)[live])  # (L,)
+        token = torch.full((B,), pad, dtype=torch.long, device=device)  # <pad> after <eos>
+        logps.append(torch.zeros(B, device=device).index_put((live,),
+                                                             logp.gather(1, nxt[:, None])[:, 0]))
+        tokens.append(token.index_put((live,), nxt))
         alive.append(~done)
-        done = done | (nxt == eos)
-        if bool(done.all()):
+        done = done | (tokens[-1] == eos)
+        going = nxt != eos  # (L,) the live rows that go on
+        if not bool(going.any()):
             break
-        mask = torch.cat([mask, alive[-1].long()[:, None]], dim=1)  # the token just sampled
+        if not bool(going.all()):  # drop the rows that just ended, from the batch and the cache
+            keep = going.nonzero()[:, 0]
+            live, mask, nxt = live[keep], mask[keep], nxt[keep]
+            past.batch_select_indices(keep)
+        mask = torch.cat([mask, torch.ones_like(mask[:, :1])], dim=1)  # the token just sampled
         out = model(input_ids=nxt[:, None], attention_mask=mask,  # feeds only the new token
                     position_ids=positions(mask)[:, -1:], use_cache=True, **{cache_kw: past})
         past = out.get(cache_kw)  # the KV cache: keys and values of every token so far
-        logits = out.logits[:, -1]  # (B, V)
+        logits = out.logits[:, -1]  # (L, V)
 
     response_ids = torch.stack(tokens, dim=1)  # (B, R)
     response_mask = torch.stack(alive, dim=1).long()  # (B, R)

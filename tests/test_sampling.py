@@ -87,7 +87,7 @@ def test_repeated_prompts_sampled_like_distinct_ones_and_shared_forward_is_exact
     pass; the log-probs (and gradients) are those of one plain pass over the whole batch."""
     import copy
 
-    from course_lib.policy_gradient import _response_logprobs
+    from course_lib.policy_gradient import _response_logprobs, _split_point
 
     model, tok = base
     world = W.default_world()
@@ -98,6 +98,7 @@ def test_repeated_prompts_sampled_like_distinct_ones_and_shared_forward_is_exact
     plain = copy.deepcopy(model)
     fresh = sequence_logprobs(plain, r)  # one plain forward over (B, P + R), with gradient
     assert torch.allclose(fresh, r.logprobs, atol=1e-4)
+    assert _split_point(r.lengths) < r.response_ids.shape[1]  # the long rows are read on alone
     shared, entropy = _response_logprobs(model, r, 1.0)
     assert torch.allclose(shared, fresh, atol=1e-4) and entropy.shape == shared.shape
     shared.sum().backward()
@@ -105,6 +106,37 @@ def test_repeated_prompts_sampled_like_distinct_ones_and_shared_forward_is_exact
     for a, b in zip(model.parameters(), plain.parameters()):
         assert torch.allclose(a.grad, b.grad, atol=1e-3, rtol=1e-3)
 
+
+def test_split_point_reads_the_fewest_tokens():
+    from course_lib.policy_gradient import _split_point
+
+    # 8 x 3 + 1 x 7 tokens (+ 8 for the second pass), not 8 x 10
+    assert _split_point(torch.tensor([3] * 7 + [10])) == 3
+    assert _split_point(torch.tensor([5, 5, 5, 5])) == 5  # no long tail: one part
+    assert _split_point(torch.tensor([8, 9, 9, 9])) == 9  # a second pass would save too little
+    assert _split_point(torch.tensor([1, 1, 1, 1, 1, 16])) == 1
+
+
+def test_each_row_is_sampled_as_if_alone(base):
+    """Rows that have ended leave the batch and its KV cache: each row's tokens are those a
+    plain loop gives it (a full forward pass per token, no cache, no other rows), from the same
+    random numbers (one per row and step, whether the row is still going or not)."""
+    model, tok = base
+    world = W.default_world()
+    prompts = [W.question(e.country) for e in world.entities[:3]] + ["12 + 34 =", "People in"]
+    r = sample(model, tok, prompts, max_new_tokens=12, generator=torch.Generator().manual_seed(4))
+    assert len(set(r.lengths.tolist())) > 2  # rows end at different steps
+    g = torch.Generator().manual_seed(4)
+    u = [torch.rand(len(prompts), 1, generator=g, dtype=torch.float64) for _ in range(12)]
+    for i, prompt in enumerate(prompts):
+        ids = tok(prompt, return_tensors="pt")["input_ids"]
+        for t in range(int(r.lengths[i])):
+            with torch.no_grad():
+                probs = torch.softmax(model(input_ids=ids).logits[:, -1].float(), dim=-1)
+            token = draw(probs, u=u[t][i:i + 1])
+            assert token.item() == r.response_ids[i, t].item(), (prompt, t)
+            ids = torch.cat([ids, token[None]], dim=1)
+        assert ids[0, -1] == tok.eos_token_id or r.lengths[i] == 12
 
 
 def test_draw_follows_the_probabilities_and_never_draws_a_zero():
