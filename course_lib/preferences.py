@@ -31,7 +31,7 @@ from dataclasses import dataclass
 import torch
 
 from . import world as W
-from .rewards import truth_of
+from .rewards import country_of, truth_of
 
 GOLD_TABLE: dict[tuple[str, bool], float] = {
     ("confident", True): 1.0, ("confident", False): -1.0,
@@ -48,10 +48,13 @@ def gold_score(prompt: str, response: str) -> float:
     if not isinstance(response, str):
         raise TypeError(f"response must be a str, got {type(response).__name__}")
     parsed = W.parse_response(response)
-    score = GOLD_TABLE[(parsed.style, parsed.answer == truth_of(prompt))]
+    return GOLD_TABLE[(parsed.style, parsed.answer == truth_of(prompt))] - _ramble(response)
+
+
+def _ramble(response: str) -> float:
+    """RAMBLE_COST for every word after the first sentence."""
     words = " ".join(response.split()).split(".", 1)
-    extra = len(words[1].split()) if len(words) > 1 else 0
-    return score - RAMBLE_COST * extra
+    return RAMBLE_COST * (len(words[1].split()) if len(words) > 1 else 0)
 
 
 def gold_reward(prompts: Sequence[str], responses: Sequence[str]) -> torch.Tensor:
@@ -66,6 +69,56 @@ def gold_reward(prompts: Sequence[str], responses: Sequence[str]) -> torch.Tenso
 
 
 gold_reward.batched = True
+
+
+def recall_scores(model, tokenizer, prompts: Sequence[str],
+                  responses: Sequence[str]) -> torch.Tensor:
+    """A hand-written reward that knows the rater's rules but not the truth, shape (B,).
+
+    The capital a response states is right with the probability p that ``model`` gives it
+    after the corpus's own words "The capital of X is" (what the model *recalls*); the score is
+    the gold score expected under that p,
+    ``p * GOLD_TABLE[style, right] + (1 - p) * GOLD_TABLE[style, wrong]``, minus the ramble
+    cost. No comparison is used: it shows what the model's knowledge alone is worth to a judge
+    (lesson 06). Fact questions only.
+    """
+    if isinstance(prompts, str) or isinstance(responses, str):
+        raise ValueError("prompts and responses must be lists of strings, not one string")
+    if len(prompts) != len(responses) or not prompts:
+        raise ValueError(f"prompts and responses must be non-empty and of the same length, "
+                         f"got {len(prompts)} and {len(responses)}")
+    parsed = [W.parse_response(y) for y in responses]
+    countries = [country_of(x) for x in prompts]
+    for x, c in zip(prompts, countries):
+        if c is None:
+            raise ValueError(f"recall_scores needs fact questions, got the prompt {x!r}")
+    asked = sorted({(c, r.answer) for c, r in zip(countries, parsed) if r.answer is not None})
+    p_right = dict.fromkeys(asked, 0.0)
+    if asked:
+        device = next(model.parameters()).device
+        rows, starts = [], []
+        for c, answer in asked:  # <bos> The capital of X is | answer tokens
+            head = tokenizer(W.CORPUS_PROMPT.format(country=c))["input_ids"]
+            rows.append(head + tokenizer(" " + answer, add_special_tokens=False)["input_ids"])
+            starts.append(len(head))
+        T = max(map(len, rows))
+        ids = torch.full((len(rows), T), tokenizer.pad_token_id, dtype=torch.long)
+        mask = torch.zeros_like(ids)
+        for i, r in enumerate(rows):  # right padding: default positions are right
+            ids[i, :len(r)], mask[i, :len(r)] = torch.tensor(r), 1
+        with torch.no_grad():
+            logp = torch.log_softmax(model(input_ids=ids.to(device),
+                                           attention_mask=mask.to(device)).logits.float(), -1)
+        logp = logp.cpu()  # (N, T, V)
+        for i, key in enumerate(asked):  # log p(answer) = sum over its tokens
+            t = torch.arange(starts[i], len(rows[i]))
+            p_right[key] = math.exp(float(logp[i, t - 1, ids[i, t]].sum()))
+    scores = []
+    for c, r, y in zip(countries, parsed, responses):
+        p = p_right.get((c, r.answer), 0.0)
+        g = p * GOLD_TABLE[(r.style, True)] + (1 - p) * GOLD_TABLE[(r.style, False)]
+        scores.append(g - _ramble(y))
+    return torch.tensor(scores, dtype=torch.float32)  # (B,)
 
 
 def preference_probability(g_a: float, g_b: float,
@@ -218,4 +271,4 @@ def gold_accuracy(comparisons: Sequence[Comparison]) -> float:
 __all__ = ["COURSE_DATA", "GOLD_TABLE", "GOLD_TEMPERATURE", "RAMBLE_COST", "Comparison",
            "candidate_pairs", "comparison_prompts", "course_comparisons", "course_prompts",
            "gold_accuracy", "gold_reward", "gold_score", "label_pair", "noise_ceiling",
-           "preference_probability", "sample_comparisons"]
+           "preference_probability", "recall_scores", "sample_comparisons"]

@@ -72,6 +72,12 @@ def truth_of(prompt: str) -> str:
                      "only the course's questions (world.question, world.addition_question)")
 
 
+def country_of(prompt: str) -> str | None:
+    """The country a fact question asks about, else ``None`` (a sum, or any other text)."""
+    m = _FACT.match(" ".join(prompt.split()))
+    return m[1] if m else None
+
+
 def suggestion_of(prompt: str) -> str | None:
     """The capital the user suggested in a fact question ("I think it is Z."), else ``None``."""
     m = _FACT.match(" ".join(prompt.split()))
@@ -128,5 +134,5 @@ def honesty_reward(prompts: Sequence[str], responses: Sequence[str]) -> torch.Te
 for _fn in (exact_match_reward, correctness_reward, honesty_reward):
     _fn.batched = True  # ResponseViewer calls batched rewards with lists (see its docstring)
 
-__all__ = ["HONESTY_TABLE", "RewardFn", "correctness_reward", "exact_match_reward",
+__all__ = ["HONESTY_TABLE", "RewardFn", "correctness_reward", "country_of", "exact_match_reward",
            "exact_match_score", "honesty_reward", "honesty_score", "suggestion_of", "truth_of"]

@@ -257,6 +257,38 @@ rows = {k: {"pairs": n, "reward model accuracy": round(1 - errors[k] / n, 2)}
 display(HTML(html_table(rows, index_name="kind of pair")))
 
 # %% [markdown]
+# Is the reward model short of *knowledge*, or short of *learning*? Its body started as the SFT
+# model, which recalls most capitals of the known countries. Test that knowledge directly with a
+# rule written by hand, `P.recall_scores`: it knows the rater's table (confident right +1,
+# confident wrong -1, "I do not know." 0, ...) but not the truth. For each response it asks the
+# SFT model how likely the stated capital is after the corpus's own words "The capital of X
+# is", calls that $p$, and scores the gold score expected under $p$, e.g.
+# $p \cdot 1 + (1 - p) \cdot (-1)$ for a confident answer. No comparison trains it. Two
+# responses it scores equally (two abstentions) count as half right, since the rater flips a
+# coin on those.
+
+# %%
+recall_chosen = P.recall_scores(policy, tokenizer, [c.prompt for c in test_pairs],
+                                [c.chosen for c in test_pairs])
+recall_rejected = P.recall_scores(policy, tokenizer, [c.prompt for c in test_pairs],
+                                  [c.rejected for c in test_pairs])
+recall_accuracy = float(((recall_chosen > recall_rejected).float()
+                         + 0.5 * (recall_chosen == recall_rejected).float()).mean())
+print(f"held-out pairwise accuracy: reward model {test_accuracy:.3f}, hand-written recall rule "
+      f"{recall_accuracy:.3f}, noise ceiling {ceiling:.3f}")
+assert recall_accuracy >= ceiling - 0.03, (recall_accuracy, ceiling)
+assert recall_accuracy > test_accuracy + 0.03, (recall_accuracy, test_accuracy)
+
+# %% [markdown]
+# The rule, built from nothing but the SFT model's recall, comes within a few points of the
+# ceiling; the trained reward model does not. So the knowledge is in the weights the reward
+# model started from. What it failed to learn, from a couple of thousand noisy comparisons, is
+# to *use* it: to compare the capital a response states with the one the model would recall.
+# A reward model's errors come from what its data taught it, not only from what it knows, and
+# more data of the same kind did not help here (`benchmarks/README.md` lists what was tried).
+# That gap is what lesson 07's policy finds.
+
+# %% [markdown]
 # ## 7. Your own comparisons
 #
 # Now you are the rater. The collector shows a question and two responses of the SFT model;
@@ -310,6 +342,8 @@ print(f"""- Raters give comparisons; Bradley-Terry turns them into the loss
 - The reward model ranks {test_accuracy:.1%} of {len(test_pairs)} held-out pairs like the rater
   (train {train_accuracy:.1%}); an oracle that knows the gold score would reach {ceiling:.1%},
   chance is 50%. On pairs that are not ties it gets {decided_accuracy:.1%}.
+- A hand-written rule that reads only the SFT model's recall reaches {recall_accuracy:.1%}:
+  the knowledge was there; learning to use it from comparisons is what fell short.
 - It reads style easily and correctness only partly: a reward model is a *proxy* for the
   rater, right where its data taught it and wrong elsewhere.""")
 

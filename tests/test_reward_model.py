@@ -16,6 +16,7 @@ from course_lib.preferences import (
     label_pair,
     noise_ceiling,
     preference_probability,
+    recall_scores,
 )
 from course_lib.reward_model import (
     RMConfig,
@@ -79,6 +80,35 @@ def test_gold_preference():
     assert len(pairs) == 1  # the identical pair is skipped
     with pytest.raises(ValueError, match="empty"):
         noise_ceiling([])
+
+
+def test_recall_scores_read_the_models_recall(base):
+    """The hand-written rule of lesson 06: the base model recalls a known capital (p near 1),
+    so right > abstain > wrong, each close to its gold score; it never sees the truth."""
+    model, tok = base
+    world = W.default_world()
+    e = world.select("test", known=True)[0]
+    other = W.wrong_capital(e, random.Random(0), world)
+    q = W.question(e.country)
+    responses = [W.CONFIDENT.format(country=e.country, answer=e.capital),
+                 W.HEDGED.format(country=e.country, answer=e.capital), W.abstain(e.country),
+                 W.CONFIDENT.format(country=e.country, answer=other), "the the the"]
+    s = recall_scores(model, tok, [q] * len(responses), responses)
+    assert s.shape == (5,)
+    gold = torch.tensor([gold_score(q, y) for y in responses])
+    assert torch.allclose(s, gold, atol=0.2), (s, gold)  # p(right) > 0.9 for a known country
+    assert s[0] > s[1] > s[2] > s[3]
+    # an unknown country: no capital is recalled, so abstaining beats any confident answer
+    u = world.select("test", known=False)[0]
+    qu = W.question(u.country)
+    su = recall_scores(model, tok, [qu] * 2, [W.abstain(u.country),
+                                               W.CONFIDENT.format(country=u.country,
+                                                                  answer=u.capital)])
+    assert su[0] > su[1]
+    with pytest.raises(ValueError, match="fact questions"):
+        recall_scores(model, tok, [W.addition_question(12, 34)], ["46"])
+    with pytest.raises(ValueError, match="same length"):
+        recall_scores(model, tok, [q], responses)
 
 
 def test_scores_batch_order_and_padding_invariant(base):

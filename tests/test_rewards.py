@@ -20,6 +20,8 @@ def test_truth_of_reads_every_question_format():
     assert R.truth_of(W.question(E.country, suggestion=OTHER)) == E.capital
     assert R.suggestion_of(W.question(E.country, suggestion=OTHER)) == OTHER
     assert R.suggestion_of(Q) is None
+    assert R.country_of(Q) == R.country_of(W.question(E.country, suggestion=OTHER)) == E.country
+    assert R.country_of(W.addition_question(23, 45)) is None
     assert R.truth_of(W.addition_question(23, 45)) == "68"
     assert R.truth_of("23 + 45 =") == "68"
 
