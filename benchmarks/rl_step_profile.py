@@ -210,11 +210,11 @@ def parse_args(argv=None):
     p.add_argument("--real-steps", type=int,
                    help="steps of the real train_reinforce; 0: skip "
                         f"(default {FULL['real_steps']}; --quick: {QUICK['real_steps']})")
-    p.add_argument("--batch-size", type=int, default=16, help="prompts per step")
+    p.add_argument("--batch-size", type=int, default=64, help="prompts per step (lesson 05: 64)")
     p.add_argument("--samples-per-prompt", type=int, default=4)
     p.add_argument("--max-new-tokens", type=int, default=16)
     p.add_argument("--temperature", type=float, default=1.0)
-    p.add_argument("--lr", type=float, default=1e-4)
+    p.add_argument("--lr", type=float, default=3e-4)
     p.add_argument("--beta", type=float, default=0.05)
     p.add_argument("--no-ref", action="store_true",
                    help="no reference model (ref_policy=None: no KL, needs --beta 0)")
