@@ -82,6 +82,8 @@ def recall_scores(model, tokenizer, prompts: Sequence[str],
     cost. No comparison is used: it shows what the model's knowledge alone is worth to a judge
     (lesson 06). Fact questions only.
     """
+    from .sampling import next_token_logits
+
     if isinstance(prompts, str) or isinstance(responses, str):
         raise ValueError("prompts and responses must be lists of strings, not one string")
     if len(prompts) != len(responses) or not prompts:
@@ -92,30 +94,23 @@ def recall_scores(model, tokenizer, prompts: Sequence[str],
     for x, c in zip(prompts, countries):
         if c is None:
             raise ValueError(f"recall_scores needs fact questions, got the prompt {x!r}")
-    asked = sorted({(c, r.answer) for c, r in zip(countries, parsed) if r.answer is not None})
-    p_right = dict.fromkeys(asked, 0.0)
-    if asked:
-        device = next(model.parameters()).device
-        rows, starts = [], []
-        for c, answer in asked:  # <bos> The capital of X is | answer tokens
-            head = tokenizer(W.CORPUS_PROMPT.format(country=c))["input_ids"]
-            rows.append(head + tokenizer(" " + answer, add_special_tokens=False)["input_ids"])
-            starts.append(len(head))
-        T = max(map(len, rows))
-        ids = torch.full((len(rows), T), tokenizer.pad_token_id, dtype=torch.long)
-        mask = torch.zeros_like(ids)
-        for i, r in enumerate(rows):  # right padding: default positions are right
-            ids[i, :len(r)], mask[i, :len(r)] = torch.tensor(r), 1
+    recalled = sorted({c for c, r in zip(countries, parsed) if r.answer is not None})
+    if recalled:  # what the model recalls after "The capital of X is", for each country
         with torch.no_grad():
-            logp = torch.log_softmax(model(input_ids=ids.to(device),
-                                           attention_mask=mask.to(device)).logits.float(), -1)
-        logp = logp.cpu()  # (N, T, V)
-        for i, key in enumerate(asked):  # log p(answer) = sum over its tokens
-            t = torch.arange(starts[i], len(rows[i]))
-            p_right[key] = math.exp(float(logp[i, t - 1, ids[i, t]].sum()))
+            probs = torch.softmax(next_token_logits(
+                model, tokenizer, [W.CORPUS_PROMPT.format(country=c) for c in recalled]),
+                dim=-1).cpu()  # (N, V)
+    row = {c: i for i, c in enumerate(recalled)}
+
+    def p_right(country: str, answer: str | None) -> float:  # a word of the world is one token
+        token = tokenizer.convert_tokens_to_ids(answer) if answer is not None else None
+        if token is None or token == tokenizer.unk_token_id:
+            return 0.0
+        return float(probs[row[country], token])
+
     scores = []
     for c, r, y in zip(countries, parsed, responses):
-        p = p_right.get((c, r.answer), 0.0)
+        p = p_right(c, r.answer)
         g = p * GOLD_TABLE[(r.style, True)] + (1 - p) * GOLD_TABLE[(r.style, False)]
         scores.append(g - _ramble(y))
     return torch.tensor(scores, dtype=torch.float32)  # (B,)
