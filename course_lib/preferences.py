@@ -103,10 +103,10 @@ def recall_scores(model, tokenizer, prompts: Sequence[str],
     row = {c: i for i, c in enumerate(recalled)}
 
     def p_right(country: str, answer: str | None) -> float:  # a word of the world is one token
-        token = tokenizer.convert_tokens_to_ids(answer) if answer is not None else None
-        if token is None or token == tokenizer.unk_token_id:
+        if answer is None:  # abstain or invalid: the table does not depend on p
             return 0.0
-        return float(probs[row[country], token])
+        token = tokenizer.convert_tokens_to_ids(answer)
+        return 0.0 if token == tokenizer.unk_token_id else float(probs[row[country], token])
 
     scores = []
     for c, r, y in zip(countries, parsed, responses):

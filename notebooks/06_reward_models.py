@@ -254,11 +254,10 @@ assert kr["confident, right"] > kr["I do not know."], kr
 # coin on those. The table puts the two side by side, by kind of pair.
 
 # %%
-held_out_prompts = [c.prompt for c in test_pairs]
-recall_chosen = P.recall_scores(policy, tokenizer, held_out_prompts,
-                                [c.chosen for c in test_pairs])
-recall_rejected = P.recall_scores(policy, tokenizer, held_out_prompts,
-                                  [c.rejected for c in test_pairs])
+n_pairs = len(test_pairs)
+recall = P.recall_scores(policy, tokenizer, [c.prompt for c in test_pairs] * 2,
+                         [c.chosen for c in test_pairs] + [c.rejected for c in test_pairs])
+recall_chosen, recall_rejected = recall[:n_pairs], recall[n_pairs:]  # (N,) each
 recall_right = ((recall_chosen > recall_rejected).float()
                 + 0.5 * (recall_chosen == recall_rejected).float())  # (N,): 1, 1/2 or 0
 recall_accuracy = float(recall_right.mean())
@@ -284,7 +283,8 @@ assert recall_accuracy > test_accuracy + 0.03, (recall_accuracy, test_accuracy)
 # model started from. What it failed to learn, from a couple of thousand noisy comparisons, is
 # to *use* it: to compare the capital a response states with the one the model would recall.
 # A reward model's errors come from what its data taught it, not only from what it knows, and
-# more data of the same kind did not help here (`benchmarks/README.md` lists what was tried).
+# in the course's benchmarks more data of the same kind did not help (`benchmarks/README.md`
+# lists what was tried and measured).
 # That gap is what lesson 07's policy finds.
 
 # %% [markdown]
