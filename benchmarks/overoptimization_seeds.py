@@ -19,9 +19,9 @@ import time
 from pathlib import Path
 
 import course_lib
-from course_lib import preferences as P
 from course_lib import reward_model as RM
 from course_lib import rlhf
+from course_lib import world as W
 from course_lib.policy_gradient import ReinforceConfig
 
 # the settings of lesson 07 (notebooks/07_rlhf_overoptimization.py)
@@ -55,7 +55,7 @@ def main() -> None:
     course_lib.set_seed(0)
     sft, tokenizer = course_lib.load_sft_model(device="cpu")
     reward_model, _ = RM.load_reward_model(device="cpu")
-    prompts = P.comparison_prompts(["rl"], seed=2)
+    prompts = W.rl_fact_prompts("rl", seed=0)  # lesson 07's RL questions (lesson 05's)
     results = []
     print("seed | beta | gold peak (step, KL) | gold end (KL) | drop | proxy peak -> end | s")
     for seed in args.seeds:

@@ -1,10 +1,11 @@
 """Where the time of one REINFORCE step goes, and how close it is to its floor.
 
 1. An instrumented copy of the loop body of ``course_lib.policy_gradient.train_reinforce`` (the
-   library's own helpers: ``sample``, ``_checked_rewards``, ``_response_logprobs``,
-   ``group_baseline``, ``reinforce_loss``) with a timer around each phase: sampling, scoring
-   (the reward function), the policy's log-prob forward, the reference forward, the loss,
-   backward, the optimizer (clipping + Adam step) and logging.
+   library's own pieces: ``engine.fast_sample``, ``rewards.call_reward_fn``,
+   ``engine.fast_token_logprobs``, ``kl_penalized_rewards``, ``group_baseline``,
+   ``reinforce_loss``, then what ``reinforce_step`` does) with a timer around each phase:
+   sampling, scoring (the reward function), the policy's log-prob forward, the reference
+   forward, the loss, backward, the optimizer (clipping + Adam step) and logging.
 2. The floor: sampling alone (``sample`` on the same prompts) and one plain forward/backward
    alone (logits -> log-softmax of the sampled tokens -> backward) on the same tokens, each
    repeated after warm-up. ratio = RL step / (sampling alone + forward/backward alone), of the
@@ -47,14 +48,17 @@ import torch.nn.functional as F  # noqa: E402
 import course_lib  # noqa: E402
 from course_lib import rewards as R  # noqa: E402
 from course_lib import world as W  # noqa: E402
+from course_lib.engine import fast_sample, fast_token_logprobs  # noqa: E402
+from course_lib.formats import style_rates  # noqa: E402
 from course_lib.policy_gradient import (  # noqa: E402
     ReinforceConfig,
-    _checked_rewards,
-    _response_logprobs,
     group_baseline,
+    kl_penalized_rewards,
     reinforce_loss,
+    sequence_kl,
     train_reinforce,
 )
+from course_lib.rewards import call_reward_fn  # noqa: E402
 from course_lib.sampling import positions, sample  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -99,30 +103,31 @@ def instrumented_steps(policy, ref, tok, prompts, config: ReinforceConfig, n_ste
         clock.start()
         # 1. sample
         batch_prompts = [p for p in (rng.choice(prompts) for _ in range(P)) for _ in range(K)]
-        rollout = sample(policy, tok, batch_prompts, config.max_new_tokens, config.temperature,
-                         generator=generator)
+        rollout = fast_sample(policy, tok, batch_prompts, config.max_new_tokens,
+                              config.temperature, generator=generator)
+        mask = rollout.response_mask.float()
         t["sampling"] = clock.lap()
         # 2. score
-        rewards = _checked_rewards(R.exact_match_reward, rollout, step, [])
+        scores = call_reward_fn(R.exact_match_reward, rollout.prompts, rollout.texts)
         t["scoring"] = clock.lap()
         # 3. log-probs with gradient, and the KL to the reference
         policy.train()
-        logprobs, entropy = _response_logprobs(policy, rollout, config.temperature)
-        mask = rollout.response_mask.to(logprobs.dtype)
+        logprobs, entropy = fast_token_logprobs(policy, rollout, config.temperature)
         t["forward_policy"] = clock.lap()
-        kl = torch.full_like(rewards, float("nan"))
+        ref_logprobs = None
         if ref is not None:
             with torch.no_grad():
-                ref_logprobs, _ = _response_logprobs(ref, rollout, config.temperature,
-                                                     entropy=False)
-            kl = ((logprobs.detach() - ref_logprobs) * mask).sum(dim=1)
+                ref_logprobs, _ = fast_token_logprobs(ref, rollout, config.temperature,
+                                                      entropy=False)
+        kl = sequence_kl(logprobs, ref_logprobs, mask)
         t["forward_ref"] = clock.lap()
-        shaped = rewards - config.beta * kl if config.beta > 0 else rewards
+        rewards = scores
+        if config.beta > 0:
+            rewards = kl_penalized_rewards(scores, logprobs, ref_logprobs, mask,
+                                           config.beta).sum(dim=1)
         # 4. advantages and the loss
-        baseline = group_baseline(shaped, K, config.baseline)
-        loss = reinforce_loss(logprobs, shaped, rollout.response_mask, baseline)
-        if not torch.isfinite(loss):
-            raise RuntimeError(f"step {step}: non-finite loss")
+        baseline = group_baseline(rewards, K, config.baseline)
+        loss = reinforce_loss(logprobs, rewards, mask, baseline)
         t["loss"] = clock.lap()
         # 5. step
         optimizer.zero_grad(set_to_none=True)
@@ -136,12 +141,10 @@ def instrumented_steps(policy, ref, tok, prompts, config: ReinforceConfig, n_ste
         policy.eval()
         t["optimizer"] = clock.lap()
         # 6. log (what train_reinforce computes for its history)
-        styles = [W.parse_response(s).style for s in rollout.texts]
-        n_tokens = mask.sum()
-        _ = {"reward": rewards.mean().item(), "kl": kl.mean().item(),
-             "entropy": (entropy.sum() / n_tokens).item(), "loss": loss.item(),
-             "grad_norm": grad_norm.item(), "length": (n_tokens / len(styles)).item(),
-             "abstain": styles.count("abstain") / len(styles)}
+        _ = {"reward": scores.mean().item(), "kl": kl.mean().item(),
+             "entropy": (entropy.sum() / mask.sum()).item(), "loss": loss.item(),
+             "grad_norm": grad_norm.item(), "length": (mask.sum() / len(batch_prompts)).item(),
+             **style_rates(rollout.texts)}
         t["logging"] = clock.lap()
         t["step"] = sum(t[p] for p in PHASES)
         t["response_len"] = rollout.response_ids.shape[1]
@@ -163,9 +166,9 @@ def plain_forward_backward(model, rollout) -> None:
 
 
 def shared_forward_backward(model, rollout) -> None:
-    """The same, the way the loop runs it: each distinct prompt once (``_response_logprobs``,
+    """The same, the way the loop runs it: each distinct prompt once (``fast_token_logprobs``,
     which shares a prompt's computation among its samples), no entropy, backward."""
-    token_logp, _ = _response_logprobs(model, rollout, rollout.temperature, entropy=False)
+    token_logp, _ = fast_token_logprobs(model, rollout, rollout.temperature, entropy=False)
     token_logp.sum().backward()
 
 
@@ -249,7 +252,6 @@ def main(argv=None) -> int:
                              samples_per_prompt=args.samples_per_prompt, lr=args.lr,
                              temperature=args.temperature, beta=args.beta,
                              max_new_tokens=args.max_new_tokens, seed=args.seed)
-    config.validate()
 
     # 1. the instrumented loop (warm-up steps first, untimed)
     torch.manual_seed(args.seed)

@@ -2,17 +2,31 @@
 
 One module per concept of the course, each small enough to read in one sitting:
 
-- :mod:`~course_lib.world`: the tiny synthetic world, its corpus, questions and the parser
+- :mod:`~course_lib.world`: the tiny synthetic world, its corpus, its questions, the annotators
+- :mod:`~course_lib.formats`: every prompt and response template, and the one parser of each
 - :mod:`~course_lib.tokenizer`: the word-level tokenizer (``tokenizers`` + ``transformers``)
 - :mod:`~course_lib.models`: build / save / load the tiny GPT-2; :func:`load_base_model`
 - :mod:`~course_lib.pretrain`: rebuild the shipped base model (``python -m course_lib.pretrain``)
-- :mod:`~course_lib.sampling`: sampling with a KV cache, a :class:`~course_lib.sampling.Rollout`
+- :mod:`~course_lib.sampling`: sampling and log-probabilities, written plainly; a
+  :class:`~course_lib.sampling.Rollout`
+- :mod:`~course_lib.engine`: the fast path of sampling and log-probabilities (the same numbers)
+- :mod:`~course_lib.training`: what every training loop shares (one step, Ctrl-C, progress)
+- :mod:`~course_lib.validation`: the checks of a student's input, made where it enters
+- :mod:`~course_lib.sft`: the SFT loss and training loop; :func:`load_sft_model`
 - :mod:`~course_lib.evaluation`: recall and behaviour metrics of sampled answers
-- :mod:`~course_lib.sft`: the SFT loss and training loop
+- :mod:`~course_lib.mdp`: generation as an MDP, and a policy small enough to enumerate
+- :mod:`~course_lib.policy_gradient`: REINFORCE, baselines, the RL loop ``train_reinforce``
+- :mod:`~course_lib.rewards`: the reward-function type and the course's rewards
+- :mod:`~course_lib.preferences`: the hidden gold rater and comparison data
+- :mod:`~course_lib.reward_model`: a reward model learned from comparisons
+- :mod:`~course_lib.rlhf`: RL against a learned reward, proxy and gold, best-of-n
+- :mod:`~course_lib.plots`: the figures and tables the lessons share
+- :mod:`~course_lib.settings`: seeds, devices, the cache folder, Colab detection
 - :mod:`~course_lib.widgets`: the course's interactive widgets (core ipywidgets + matplotlib)
-- :mod:`~course_lib.settings`: seeds, devices, Colab and CI detection
+- :mod:`~course_lib.checks`: the checks of the exercises, one module per concept
 
-Importing the package has no side effects: nothing is loaded or trained until asked for.
+Importing the package, or any of its modules, has no side effects: nothing is loaded, trained
+or registered until asked for.
 """
 
 from .models import load_base_model

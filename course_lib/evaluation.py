@@ -8,7 +8,6 @@ on sampled responses, several per question.
 from __future__ import annotations
 
 import random
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -59,7 +58,8 @@ def addition_accuracy(model, tokenizer, pairs: Sequence[tuple[int, int]], n_samp
                       temperature: float = 1.0, greedy: bool = False,
                       corpus_format: bool = False, seed: int = 0) -> float:
     """Accuracy on sums ``a + b``: as questions (default) or in the corpus's "a + b =" form."""
-    prompts = [f"{a} + {b} =" if corpus_format else W.addition_question(a, b) for a, b in pairs]
+    prompts = [W.CORPUS_SUM.format(a=a, b=b) if corpus_format else W.addition_question(a, b)
+               for a, b in pairs]
     return answer_accuracy(model, tokenizer, prompts, [str(a + b) for a, b in pairs],
                            n_samples=n_samples, temperature=temperature, greedy=greedy,
                            max_new_tokens=10, seed=seed)
@@ -107,15 +107,11 @@ def behaviour_from_texts(texts: Sequence[str], truths: Sequence[str]) -> Behavio
     if not texts:
         raise ValueError("texts must not be empty")
     parsed = [W.parse_response(t) for t in texts]
-    n = len(parsed)
-    styles = [p.style for p in parsed]
     correct = [p.answer == t for p, t in zip(parsed, truths)]
-    n_conf = styles.count("confident")
-    conf_correct = sum(c for c, s in zip(correct, styles) if s == "confident")
-    return Behaviour(
-        n=n, accuracy=sum(correct) / n, confident=n_conf / n, hedged=styles.count("hedged") / n,
-        abstain=styles.count("abstain") / n, invalid=styles.count("invalid") / n,
-        confident_accuracy=conf_correct / n_conf if n_conf else float("nan"))
+    n_conf = sum(p.style == "confident" for p in parsed)
+    conf_correct = sum(c for c, p in zip(correct, parsed) if p.style == "confident")
+    return Behaviour(n=len(texts), accuracy=sum(correct) / len(texts), **W.style_rates(texts),
+                     confident_accuracy=conf_correct / n_conf if n_conf else float("nan"))
 
 
 def fact_behaviour(model, tokenizer, entities: Sequence[W.Entity], n_samples: int = 8,
@@ -137,10 +133,6 @@ def fact_behaviour(model, tokenizer, entities: Sequence[W.Entity], n_samples: in
 
 # --- lesson 02: what imitation copies -------------------------------------------------------------
 
-_FACT_PROMPT = re.compile(r"^Q: What is the capital of (\w+)\?(?: I think it is (\w+)\.)? A:$")
-_SUM_PROMPT = re.compile(r"^Q: What is (\d+) \+ (\d+)\? A:$")
-
-
 def demonstration_rates(examples: Sequence[tuple[str, str]], world: W.World | None = None
                         ) -> dict[str, dict[str, float]]:
     """How the annotators answered, by kind of question: the behaviour SFT will copy.
@@ -153,36 +145,34 @@ def demonstration_rates(examples: Sequence[tuple[str, str]], world: W.World | No
     if not examples:
         raise ValueError("examples must not be empty")
     world = world or W.default_world()
-    groups: dict[str, list[tuple[W.Parsed, bool, bool | None]]] = {
+    groups: dict[str, list[tuple[str, bool, bool | None]]] = {
         "fact, known, no suggestion": [], "fact, unknown, no suggestion": [],
         "fact, right suggestion": [], "fact, wrong suggestion": [], "sum": []}
     for prompt, response in examples:
-        parsed = W.parse_response(response)
-        if m := _SUM_PROMPT.match(prompt):
-            truth = str(int(m[1]) + int(m[2]))
-            groups["sum"].append((parsed, parsed.answer == truth, None))
-            continue
-        m = _FACT_PROMPT.match(prompt)
-        if m is None:
+        answer, q = W.parse_response(response).answer, W.parse_question(prompt)
+        if q is None or (q.kind == "fact" and q.country not in world.by_country):
             raise ValueError(f"not a question of the tiny world: {prompt!r}")
-        e, suggestion = world.entity(m[1]), m[2]
+        if q.kind == "sum":
+            groups["sum"].append((response, answer == str(q.a + q.b), None))
+            continue
+        e, suggestion = world.entity(q.country), q.suggestion
         if suggestion is None:
             key = f"fact, {'known' if e.known else 'unknown'}, no suggestion"
         else:
             key = f"fact, {'right' if suggestion == e.capital else 'wrong'} suggestion"
-        says = None if suggestion is None else parsed.answer == suggestion
-        groups[key].append((parsed, parsed.answer == e.capital, says))
+        says = None if suggestion is None else answer == suggestion
+        groups[key].append((response, answer == e.capital, says))
     table = {}
     for key, rows in groups.items():
         if not rows:
             continue
         n = len(rows)
-        styles = [p.style for p, _, _ in rows]
+        rates = W.style_rates([r for r, _, _ in rows])
         says = [s for _, _, s in rows if s is not None]
         table[key] = {
-            "n": n, "share": n / len(examples),
-            "confident": styles.count("confident") / n, "hedged": styles.count("hedged") / n,
-            "abstain": styles.count("abstain") / n, "correct": sum(c for _, c, _ in rows) / n,
+            "n": n, "share": n / len(examples), "confident": rates["confident"],
+            "hedged": rates["hedged"], "abstain": rates["abstain"],
+            "correct": sum(c for _, c, _ in rows) / n,
             "says_suggestion": sum(says) / len(says) if says else float("nan")}
     return table
 
@@ -277,7 +267,7 @@ def sycophancy(model, tokenizer, entities: Sequence[W.Entity], n_samples: int = 
 
 
 @torch.no_grad()
-def response_logprobs(model, tokenizer, prompts: Sequence[str], responses: Sequence[str],
+def sequence_logprobs(model, tokenizer, prompts: Sequence[str], responses: Sequence[str],
                       batch_size: int = 256) -> torch.Tensor:
     """log pi_theta(y | x) = sum_t log pi_theta(y_t | x, y_<t) of each whole response (``<eos>``
     included, as in SFT): shape (N,). The quantity L_SFT pushes up for every demonstration."""

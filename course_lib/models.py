@@ -16,6 +16,7 @@ from pathlib import Path
 import torch
 from transformers import GPT2Config, GPT2LMHeadModel, PreTrainedTokenizerFast
 
+from . import validation as V
 from .settings import get_device, quiet_libraries
 from .tokenizer import load_tokenizer, save_tokenizer
 
@@ -26,12 +27,19 @@ SFT_MODEL_DIR = ASSETS / "sft"  # the course's SFT model, shipped so lessons 05-
 
 @dataclass(frozen=True)
 class ModelConfig:
-    """Size of the tiny GPT-2 (about 0.9M parameters with the course's 700-word vocabulary)."""
+    """Size of the tiny GPT-2 (about 0.9M parameters with the course's 700-word vocabulary);
+    checked when the config is built."""
 
     n_layer: int = 4  # transformer blocks
     n_embd: int = 128  # width of the residual stream
     n_head: int = 4  # attention heads per block
     n_positions: int = 64  # longest sequence the model can read (prompt + response)
+
+    def __post_init__(self) -> None:
+        V.check_fields(self, positive_int=("n_layer", "n_embd", "n_head", "n_positions"))
+        if self.n_embd % self.n_head:
+            raise ValueError(f"ModelConfig.n_head ({self.n_head}) must divide n_embd "
+                             f"({self.n_embd})")
 
 
 def build_model(tokenizer: PreTrainedTokenizerFast, config: ModelConfig | None = None,

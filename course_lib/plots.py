@@ -3,8 +3,9 @@
 Every function returns a :class:`matplotlib.figure.Figure` built without pyplot, so nothing is
 drawn twice and nothing leaks between cells: show it with ``display(fig)`` (or as a cell's last
 expression). Tables are plain HTML strings (no pandas needed): ``display(HTML(html_table(...)))``.
-Imported inside a notebook, the module tells IPython to draw such figures as images
-(:func:`course_lib.settings.enable_figure_display`); outside IPython it does nothing.
+Figures come from :func:`new_figure` (use it for a figure of your own too): inside IPython the
+first one tells IPython to draw such figures as images
+(:func:`course_lib.settings.enable_figure_display`). Importing the module does nothing.
 """
 
 from __future__ import annotations
@@ -17,7 +18,13 @@ from matplotlib.figure import Figure
 
 from .settings import enable_figure_display
 
-enable_figure_display()  # in a notebook, display(fig) draws the figure (see its docstring)
+
+def new_figure(**kwargs) -> Figure:
+    """``Figure(**kwargs)`` (``layout="constrained"`` unless given), drawn as an image when a
+    notebook cell displays it."""
+    enable_figure_display()
+    return Figure(**{"layout": "constrained", **kwargs})
+
 
 # --- smoothing and training curves ---------------------------------------------------------------
 
@@ -54,7 +61,7 @@ def training_curves(history: Sequence[Mapping[str, float]], metrics: Sequence[st
         metrics = [metrics]
     if not metrics:
         raise ValueError("metrics must name at least one metric")
-    fig = fig or Figure(figsize=(min(4.0 * len(metrics), 12.0), 2.8), layout="constrained")
+    fig = fig or new_figure(figsize=(min(4.0 * len(metrics), 12.0), 2.8))
     fig.clear()
     axes = fig.subplots(1, len(metrics), squeeze=False)[0]
     for ax, name in zip(axes, metrics):
@@ -98,7 +105,7 @@ def calibration_plot(table: Mapping[str, Mapping[str, float]], title: str | None
         missing = [k for k, _, _ in CALIBRATION_BARS if k not in table[g]]
         if missing:
             raise ValueError(f"group {g!r} lacks the rates {missing}")
-    fig = Figure(figsize=(7.5, 3.4), layout="constrained")
+    fig = new_figure(figsize=(7.5, 3.4))
     ax = fig.subplots()
     width = 0.8 / len(CALIBRATION_BARS)
     for j, (key, label, color) in enumerate(CALIBRATION_BARS):
@@ -136,7 +143,7 @@ def overoptimization_plot(runs: Mapping[str, Sequence[Mapping[str, float]]],
 
     if not runs and not best_of_n:
         raise ValueError("nothing to plot: give at least one run or best_of_n rows")
-    fig = Figure(figsize=(10, 3.6), layout="constrained")
+    fig = new_figure(figsize=(10, 3.6))
     axes = fig.subplots(1, 2)
     for j, (label, history) in enumerate(runs.items()):
         if not history:

@@ -1,4 +1,5 @@
-"""The policy gradient: REINFORCE, baselines and reward-to-go.
+"""The policy gradient: REINFORCE, baselines and reward-to-go (lesson 04), and the whole
+algorithm on a language model (lesson 05).
 
 Sampling is not differentiable, but the log-derivative trick turns the gradient of
 J(theta) = E_{y ~ pi_theta}[r(x, y)] into an expectation we can sample:
@@ -11,21 +12,35 @@ surrogate loss whose gradient is the batch average of that estimate, with a minu
 gives each token only the rewards that come after it (eq. reward-to-go).
 
 :func:`train_reinforce` (lesson 05) is the whole algorithm on a language model, as one plain
-loop: sample responses, score them with a reward, subtract a baseline, take the REINFORCE loss
-(optionally with a KL penalty to a reference model), step, log.
+loop: sample responses, score them with a reward, subtract a baseline (:func:`group_baseline`),
+take the REINFORCE loss and one optimizer step (:func:`reinforce_step`, exercise 5.1), log.
+With a KL penalty to a reference model its rewards are :func:`kl_penalized_rewards` (lesson 07,
+exercise 7.2), summed over each response's tokens.
 """
 
 from __future__ import annotations
 
-import math
 import random
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import torch
-import torch.nn.functional as F
-from tqdm.auto import tqdm
+
+from . import validation as V
+from .engine import fast_sample, fast_token_logprobs
+from .formats import style_rates
+from .rewards import RewardFn, call_reward_fn
+from .sampling import Rollout
+from .training import (
+    Metrics,
+    OnStep,
+    TrainingStopped,
+    gradient_step,
+    log_step,
+    progress_bar,
+    training_session,
+)
 
 Baseline = str | torch.Tensor | None  # None | "mean" | "loo" | a tensor shaped like the rewards
 
@@ -36,13 +51,21 @@ LR_SCHEDULES = ("constant", "linear")
 # --- input checks ----------------------------------------------------------------------------
 
 
+def _check_2d(name: str, t: object) -> None:
+    if not isinstance(t, torch.Tensor) or t.dim() != 2:
+        raise ValueError(f"{name} must be a (B, T) tensor, got "
+                         f"{getattr(t, 'shape', type(t).__name__)}")
+
+
+def _check_like(name: str, t: object, like_name: str, like: torch.Tensor) -> None:
+    if not isinstance(t, torch.Tensor) or t.shape != like.shape:
+        raise ValueError(f"{name} must have the shape of {like_name} {tuple(like.shape)}, got "
+                         f"{getattr(t, 'shape', type(t).__name__)}")
+
+
 def _check_inputs(logprobs: torch.Tensor, rewards: torch.Tensor, mask: torch.Tensor) -> None:
-    if not isinstance(logprobs, torch.Tensor) or logprobs.dim() != 2:
-        raise ValueError(f"logprobs must be a (B, T) tensor, got "
-                         f"{getattr(logprobs, 'shape', type(logprobs).__name__)}")
-    if not isinstance(mask, torch.Tensor) or mask.shape != logprobs.shape:
-        raise ValueError(f"mask must have the shape of logprobs {tuple(logprobs.shape)}, got "
-                         f"{getattr(mask, 'shape', type(mask).__name__)}")
+    _check_2d("logprobs", logprobs)
+    _check_like("mask", mask, "logprobs", logprobs)
     if not bool(((mask == 0) | (mask == 1)).all()):
         raise ValueError("mask must hold only 0 and 1 (1 on response tokens)")
     if not isinstance(rewards, torch.Tensor):
@@ -67,12 +90,8 @@ def rewards_to_go(step_rewards: torch.Tensor, mask: torch.Tensor) -> torch.Tenso
     An action cannot change the rewards that came before it, so weighting log pi(y_t | ...) by
     G_t instead of the whole return keeps the estimate unbiased and removes noise.
     """
-    if not isinstance(step_rewards, torch.Tensor) or step_rewards.dim() != 2:
-        raise ValueError(f"step_rewards must be a (B, T) tensor, got "
-                         f"{getattr(step_rewards, 'shape', type(step_rewards).__name__)}")
-    if not isinstance(mask, torch.Tensor) or mask.shape != step_rewards.shape:
-        raise ValueError(f"mask must have the shape of step_rewards {tuple(step_rewards.shape)}, "
-                         f"got {getattr(mask, 'shape', type(mask).__name__)}")
+    _check_2d("step_rewards", step_rewards)
+    _check_like("mask", mask, "step_rewards", step_rewards)
     if not bool(torch.isfinite(step_rewards).all()):
         raise ValueError("step_rewards must be finite (found nan or inf)")
     r = step_rewards * mask
@@ -181,12 +200,12 @@ def reinforce_estimates(token_scores: torch.Tensor, step_rewards: torch.Tensor,
     return torch.einsum("mnt,mntp->mp", weights, scores) / n  # (M, P)
 
 
-# --- the training loop of lesson 05 ------------------------------------------------------------
+# --- the pieces of lesson 05's loop -----------------------------------------------------------
 
 
-@dataclass
+@dataclass(frozen=True)
 class ReinforceConfig:
-    """Settings of :func:`train_reinforce`, one line each."""
+    """Settings of :func:`train_reinforce`, one line each; checked when the config is built."""
 
     steps: int = 200  # optimizer steps (one batch of fresh samples each)
     batch_size: int = 16  # prompts drawn (with replacement) per step
@@ -200,42 +219,22 @@ class ReinforceConfig:
     max_new_tokens: int = 16  # longest response
     seed: int = 0  # seeds the prompts drawn and the sampling
 
-    def validate(self) -> None:
-        """A clear error naming the first bad field."""
-        for name in ("steps", "batch_size", "samples_per_prompt", "max_new_tokens"):
-            v = getattr(self, name)
-            if not isinstance(v, int) or isinstance(v, bool) or v <= 0:
-                raise ValueError(f"config.{name} must be a positive int, got {v!r}")
-        for name in ("lr", "temperature"):
-            v = getattr(self, name)
-            if not isinstance(v, (int, float)) or not math.isfinite(v) or v <= 0:
-                raise ValueError(f"config.{name} must be a positive number, got {v!r}")
-        if not isinstance(self.beta, (int, float)) or not math.isfinite(self.beta) \
-                or self.beta < 0:
-            raise ValueError(f"config.beta must be a number >= 0 (the weight of the KL penalty), "
-                             f"got {self.beta!r}")
-        if self.lr_schedule not in LR_SCHEDULES:
-            raise ValueError(f"config.lr_schedule must be one of {LR_SCHEDULES}, "
-                             f"got {self.lr_schedule!r}")
-        if self.baseline is not None and self.baseline not in BASELINES:
-            raise ValueError(f"config.baseline must be None, 'mean' or 'loo', "
-                             f"got {self.baseline!r}")
+    def __post_init__(self) -> None:
+        V.check_fields(self, positive_int=("steps", "batch_size", "samples_per_prompt",
+                                           "max_new_tokens"),
+                       positive_number=("lr", "temperature"), non_negative_number=("beta",),
+                       non_negative_int=("seed",))
+        V.one_of("ReinforceConfig.lr_schedule", self.lr_schedule, LR_SCHEDULES)
+        V.one_of("ReinforceConfig.baseline", self.baseline, (None, *BASELINES))
         if self.baseline == "loo" and self.samples_per_prompt * self.batch_size < 2:
-            raise ValueError("config.baseline 'loo' needs at least 2 samples per step")
-        if self.max_grad_norm is not None and not (isinstance(self.max_grad_norm, (int, float))
-                                                   and self.max_grad_norm > 0):
-            raise ValueError(f"config.max_grad_norm must be a positive number or None, "
-                             f"got {self.max_grad_norm!r}")
-        if not isinstance(self.seed, int) or self.seed < 0:
-            raise ValueError(f"config.seed must be a non-negative int, got {self.seed!r}")
+            raise ValueError("ReinforceConfig.baseline 'loo' needs at least 2 samples per step")
+        if self.max_grad_norm is not None:
+            V.positive_number("ReinforceConfig.max_grad_norm", self.max_grad_norm)
 
-
-class TrainingStopped(RuntimeError):
-    """Training stopped on a non-finite number; ``history`` holds the steps that finished."""
-
-    def __init__(self, message: str, history: list[dict[str, float]]):
-        super().__init__(message)
-        self.history = history
+    def lr_factor(self, step: int) -> float:
+        """The learning rate of step ``step`` (from 0), as a multiple of ``lr``: 1 throughout
+        ("constant"), or 1 - step / steps ("linear")."""
+        return 1 - step / self.steps if self.lr_schedule == "linear" else 1.0
 
 
 def group_baseline(rewards: torch.Tensor, group_size: int, kind: str | None) -> torch.Tensor:
@@ -253,119 +252,109 @@ def group_baseline(rewards: torch.Tensor, group_size: int, kind: str | None) -> 
     return compute_baseline(groups, kind).T.reshape(-1)  # (B,)
 
 
-def _token_logprobs(logits: torch.Tensor, ids: torch.Tensor, temperature: float,
-                    entropy: bool) -> tuple[torch.Tensor, torch.Tensor | None]:
-    """log pi(y_t | ...) of the tokens ``ids`` (N, T) under ``logits`` (N, T, V), with gradient,
-    and (if ``entropy``) the entropy of each position's distribution (N, T), without."""
-    logp = F.log_softmax(logits.float() / temperature, dim=-1)  # (N, T, V)
-    token_logp = logp.gather(2, ids[:, :, None]).squeeze(2)  # (N, T)
-    if not entropy:
-        return token_logp, None
-    with torch.no_grad():
-        return token_logp, -(logp.exp() * logp).sum(-1)
+def kl_penalized_rewards(scores: torch.Tensor, logprobs: torch.Tensor,
+                         ref_logprobs: torch.Tensor, mask: torch.Tensor,
+                         beta: float) -> torch.Tensor:
+    """Per-token rewards (B, R) for RL with a KL penalty to a reference model (InstructGPT's).
 
+    r_t = -beta * (log pi_theta(y_t | x, y_<t) - log pi_ref(y_t | x, y_<t)) on every response
+    token (``mask`` 1), plus ``scores[i]`` = r(x_i, y_i) at the last response token of row i;
+    0 on padding. Summed over t it is r(x, y) - beta * KL_i, with KL_i the sampled sequence KL:
+    the reward :func:`train_reinforce` uses when ``config.beta > 0``. Per token,
+    :func:`rewards_to_go` gives each token only the penalties of the tokens from it on.
 
-def _split_point(lengths: torch.Tensor) -> int:
-    """S for :func:`_response_logprobs`: every row is read up to token S, and only the rows
-    longer than S read on to the longest, R. S minimizes the tokens read, B * S + (rows longer
-    than S) * (R - S), counting a second pass as B tokens more (its fixed cost is about that of
-    one more column of the batch): most RL responses end early and a few ramble on."""
-    B, R = len(lengths), int(lengths.max())
-
-    def cost(S: int) -> int:
-        return B * S + (int((lengths > S).sum()) * (R - S) + B if S < R else 0)
-
-    return min(range(1, R + 1), key=cost)
-
-
-def _response_logprobs(model, rollout, temperature: float, entropy: bool = True
-                       ) -> tuple[torch.Tensor, torch.Tensor | None]:
-    """The log-probs of the sampled tokens (B, R), with gradient, and (if ``entropy``) the
-    exact entropy of pi_theta(. | x, y_<t) at each response position (B, R), without gradient.
-
-    The same numbers as one forward pass over the whole (B, P + R) batch
-    (:func:`~course_lib.sampling.sequence_logprobs`), with less work, in three parts that read
-    on from each other's KV cache:
-
-    1. each distinct prompt once (the K samples of a prompt share it, see
-       :func:`~course_lib.sampling.prefill`): about half the work at K = 4;
-    2. every response, up to token S (:func:`_split_point`);
-    3. only the responses longer than S, on to the longest: one rambling response no longer
-       makes the whole batch read R tokens.
+    Args:
+        scores: (B,) the reward of each response (no gradient needed).
+        logprobs: (B, R) log pi_theta of the sampled response tokens.
+        ref_logprobs: (B, R) log pi_ref of the same tokens.
+        mask: (B, R) 1 on response tokens, 0 on padding (each row has at least one 1).
+        beta: the KL coefficient, >= 0.
     """
-    from .sampling import _cache_argument, positions, prefill, prompt_groups
-
-    P, (B, R) = rollout.prompt_ids.shape[1], rollout.response_ids.shape
-    ids, attn = rollout.response_ids, rollout.attention_mask  # (B, R), (B, P + R)
-    pos = positions(attn)[:, P:]  # (B, R) position ids of the response tokens
-    first, rows = prompt_groups(rollout.prompts)
-    first_logits, cache = prefill(model, rollout.prompt_ids[first], rollout.prompt_mask[first],
-                                  rows)  # (B, V): predicts y_1
-    kw = {"use_cache": True, _cache_argument(model): cache}
-    S = _split_point(rollout.lengths)
-    # tokens 1..S of every row: first_logits, then the logits after reading tokens 1..S-1
-    logits = first_logits[:, None]  # (B, 1, V)
-    if S > 1:
-        out = model(input_ids=ids[:, :S - 1], attention_mask=attn[:, :P + S - 1],
-                    position_ids=pos[:, :S - 1], **kw)
-        logits = torch.cat([logits, out.logits], dim=1)  # (B, S, V)
-    token_logp, ent = _token_logprobs(logits, ids[:, :S], temperature, entropy)
-    if S < R:  # tokens S+1..R of the rows longer than S, read on from their cache
-        longer = (rollout.lengths > S).nonzero()[:, 0]  # (N,)
-        cache.batch_select_indices(longer)
-        out = model(input_ids=ids[longer, S - 1:R - 1], attention_mask=attn[longer, :P + R - 1],
-                    position_ids=pos[longer, S - 1:R - 1], **kw)
-        tail_logp, tail_ent = _token_logprobs(out.logits, ids[longer, S:], temperature, entropy)
-        pad = torch.zeros(B, R - S, device=ids.device)  # the other rows: padding, masked
-        token_logp = torch.cat([token_logp, pad.index_copy(0, longer, tail_logp)], dim=1)
-        if entropy:
-            ent = torch.cat([ent, pad.index_copy(0, longer, tail_ent)], dim=1)
-    mask = rollout.response_mask.to(token_logp.dtype)
-    return token_logp * mask, (ent * mask if entropy else None)
+    if not isinstance(logprobs, torch.Tensor) or logprobs.dim() != 2:
+        raise ValueError(f"logprobs must be a (B, R) tensor, got shape "
+                         f"{tuple(getattr(logprobs, 'shape', ()))}")
+    B = logprobs.shape[0]
+    _check_like("ref_logprobs", ref_logprobs, "logprobs", logprobs)
+    _check_like("mask", mask, "logprobs", logprobs)
+    if not isinstance(scores, torch.Tensor) or scores.shape != (B,):
+        raise ValueError(f"scores must be a ({B},) tensor, one score per response, got shape "
+                         f"{tuple(getattr(scores, 'shape', ()))}")
+    V.non_negative_number("beta", beta)
+    m = mask.to(logprobs.dtype)
+    lengths = m.sum(dim=1).long()  # (B,)
+    if bool((lengths == 0).any()):
+        raise ValueError("every row of mask needs at least one response token")
+    rewards = -beta * (logprobs.detach() - ref_logprobs.detach()) * m  # (B, R) the KL penalty
+    last = lengths - 1  # responses are left-aligned: the last response token of row i
+    rewards[torch.arange(B), last] += scores.detach().to(rewards)
+    return rewards
 
 
-def train_reinforce(policy, ref_policy, tokenizer, prompts: Sequence[str],
-                    reward_fn: Callable[[list[str], list[str]], torch.Tensor],
-                    config: ReinforceConfig | None = None,
-                    on_step: Callable[[dict[str, float]], None] | None = None,
-                    progress: bool = True) -> list[dict[str, float]]:
-    """Maximize J(theta) = E_x E_{y ~ pi_theta}[r(x, y)] with REINFORCE; return the history.
+def reinforce_step(policy: torch.nn.Module, optimizer: torch.optim.Optimizer,
+                   logprobs: torch.Tensor, rewards: torch.Tensor, mask: torch.Tensor,
+                   baseline: torch.Tensor, max_grad_norm: float | None = None
+                   ) -> tuple[torch.Tensor, torch.Tensor]:
+    """One REINFORCE update of ``policy`` (exercise 5.1): the loss, then one optimizer step.
 
-    Each step: draw ``batch_size`` prompts from ``prompts``, sample ``samples_per_prompt``
-    responses to each (KV cache, no gradient), score them with
-    ``reward_fn(prompts, responses) -> (B,)`` (see :mod:`course_lib.rewards`), subtract the
-    baseline of each prompt's group, and take one Adam step on :func:`reinforce_loss`.
+    loss = -(1/B) sum_i (r_i - b_i) sum_t mask_it log pi_theta(y_it | x_i, y_i,<t)
 
-    With ``config.beta > 0`` the reward of each response becomes r_i - beta * KL_i, where
-    KL_i = sum_t [log pi_theta(y_t | ...) - log pi_ref(y_t | ...)] over its sampled tokens: a
-    sample of KL(pi_theta || pi_ref) that keeps the policy near the reference (the SFT model).
-    KL_i is logged every step whatever beta is (one batched forward of ``ref_policy`` under
-    ``no_grad``); pass ``ref_policy=None`` to skip it (then beta must be 0 and ``kl`` is nan).
+    with the rewards and the baseline detached (constants for the gradient); then
+    ``zero_grad``, ``backward``, the gradient's global norm clipped to ``max_grad_norm`` (None:
+    not clipped), ``step``.
 
-    Logged per step (the dict ``on_step`` receives, e.g. ``TrainingMonitor.update``):
-    ``step``, ``reward`` (mean r, without the KL penalty), ``kl`` (mean KL_i), ``entropy`` (the
-    exact mean per-token entropy of the sampled policy, in nats), ``loss``, ``grad_norm``
-    (before clipping), ``lr`` (the learning rate of this step), ``length`` (mean response
-    tokens), ``abstain`` / ``hedged`` / ``confident`` (fractions of responses, as
-    :func:`world.parse_response` reads them), ``time``.
+    Args:
+        policy: the model whose parameters ``optimizer`` updates.
+        optimizer: its optimizer.
+        logprobs: (B, R) log pi_theta of the sampled tokens, with gradient.
+        rewards: (B,) one reward per response.
+        mask: (B, R) 1 on response tokens, 0 on padding.
+        baseline: (B,) b_i for each response (e.g. :func:`group_baseline`).
+        max_grad_norm: the largest gradient norm a step may take, or None.
 
-    Ctrl-C (KeyboardInterrupt, also raised from ``on_step``) stops cleanly: the policy keeps the
-    weights of the last finished step and the history so far is returned. A reward or loss that
-    is nan or inf stops training with :class:`TrainingStopped` (its ``history`` attribute keeps
-    the finished steps) before the bad step can touch the weights.
+    Returns ``(loss, grad_norm)``: the loss and the gradient's norm before clipping. A nan or inf
+    loss raises :class:`~course_lib.training.TrainingStopped` with the weights untouched.
     """
-    from . import world as W
-    from .sampling import sample
-    from .settings import progress_disabled
+    loss = reinforce_loss(logprobs, rewards, mask, baseline)
+    return loss, gradient_step(policy, optimizer, loss, max_grad_norm)
 
+
+def _checked_scores(reward_fn: RewardFn, rollout: Rollout) -> torch.Tensor:
+    """r(x, y) of every response (B,), on the rollout's device; nan or inf stops training."""
+    scores = call_reward_fn(reward_fn, rollout.prompts, rollout.texts)  # (B,) float32
+    bad = ~torch.isfinite(scores)
+    if bool(bad.any()):
+        i = int(bad.nonzero()[0])
+        raise TrainingStopped(
+            f"reward_fn returned {scores[i].item()} for the response {rollout.texts[i]!r} to "
+            f"{rollout.prompts[i]!r} ({int(bad.sum())} of {len(scores)} rewards are nan or "
+            "inf); training stopped before this step changed the weights")
+    return scores.to(rollout.response_ids.device)
+
+
+@torch.no_grad()
+def _reference_logprobs(ref_policy, rollout: Rollout, temperature: float
+                        ) -> torch.Tensor | None:
+    """log pi_ref of the sampled tokens (B, R), or None without a reference model."""
+    if ref_policy is None:
+        return None
+    return fast_token_logprobs(ref_policy, rollout, temperature, entropy=False)[0]
+
+
+def sequence_kl(logprobs: torch.Tensor, ref_logprobs: torch.Tensor | None,
+                mask: torch.Tensor) -> torch.Tensor:
+    """KL_i = sum_t [log pi_theta(y_t | ...) - log pi_ref(y_t | ...)] over each response's own
+    tokens: (B,), a sample of KL(pi_theta || pi_ref); nan when there is no reference."""
+    if ref_logprobs is None:
+        return torch.full(logprobs.shape[:1], float("nan"), device=logprobs.device)
+    return ((logprobs.detach() - ref_logprobs) * mask).sum(dim=1)  # (B,)
+
+
+def _check_train_inputs(policy, ref_policy, prompts: Sequence[str], reward_fn: RewardFn,
+                        config: ReinforceConfig | None) -> ReinforceConfig:
     config = config or ReinforceConfig()
     if not isinstance(config, ReinforceConfig):
         raise ValueError(f"config must be a ReinforceConfig, got {type(config).__name__}")
-    config.validate()
-    if isinstance(prompts, str) or not isinstance(prompts, Sequence) or len(prompts) == 0:
-        raise ValueError("prompts must be a non-empty list of prompt strings")
-    if not all(isinstance(p, str) and p.strip() for p in prompts):
-        raise ValueError("prompts must hold only non-empty strings")
+    V.texts("prompts", prompts)
     if not callable(reward_fn):
         raise ValueError("reward_fn must be a function (prompts, responses) -> rewards (B,)")
     if config.beta > 0 and ref_policy is None:
@@ -373,103 +362,88 @@ def train_reinforce(policy, ref_policy, tokenizer, prompts: Sequence[str],
     if ref_policy is policy:
         raise ValueError("ref_policy must be a separate, frozen copy of the policy "
                          "(copy.deepcopy(policy)), not the policy itself")
+    return config
 
+
+# --- the training loop of lesson 05 ------------------------------------------------------------
+
+
+def train_reinforce(policy, ref_policy, tokenizer, prompts: Sequence[str], reward_fn: RewardFn,
+                    config: ReinforceConfig | None = None, on_step: OnStep | None = None,
+                    progress: bool = True) -> list[Metrics]:
+    """Maximize J(theta) = E_x E_{y ~ pi_theta}[r(x, y)] with REINFORCE; return the history.
+
+    Each step: draw ``batch_size`` prompts from ``prompts``, sample ``samples_per_prompt``
+    responses to each (no gradient), score them with ``reward_fn(prompts, responses) -> (B,)``
+    (see :mod:`course_lib.rewards`), subtract the baseline of each prompt's group and take one
+    :func:`reinforce_step` (Adam). Sampling and the log-probabilities run the fast path of
+    :mod:`course_lib.engine`, the same numbers as the plain versions of :mod:`course_lib.sampling`.
+
+    With ``config.beta > 0`` the reward of each response becomes r_i - beta * KL_i, the sum of
+    its :func:`kl_penalized_rewards`, where KL_i = sum_t [log pi_theta(y_t | ...) -
+    log pi_ref(y_t | ...)] over its sampled tokens keeps the policy near the reference (the SFT
+    model). KL_i is logged every step whatever beta is (one forward of ``ref_policy`` without
+    gradient); pass ``ref_policy=None`` to skip it (then beta must be 0 and ``kl`` is nan).
+
+    Logged per step (the dict ``on_step`` receives, e.g. ``TrainingMonitor.update``):
+    ``step``, ``reward`` (mean r, without the KL penalty), ``kl`` (mean KL_i), ``entropy`` (the
+    exact mean per-token entropy of the sampled policy, in nats), ``loss``, ``grad_norm``
+    (before clipping), ``lr`` (the learning rate of this step), ``length`` (mean response
+    tokens), ``confident`` / ``hedged`` / ``abstain`` / ``invalid`` (fractions of responses, as
+    :func:`course_lib.formats.style_rates` counts them), ``time``.
+
+    Ctrl-C (KeyboardInterrupt, also raised from ``on_step``) stops cleanly: the policy keeps the
+    weights of the last finished step and the history so far is returned. A reward or loss that
+    is nan or inf stops training with :class:`~course_lib.training.TrainingStopped` (its
+    ``history`` keeps the finished steps) before the bad step can touch the weights.
+    """
+    config = _check_train_inputs(policy, ref_policy, prompts, reward_fn, config)
     rng = random.Random(config.seed)
     generator = torch.Generator().manual_seed(config.seed)  # sampling (on the CPU)
-    P, K = config.batch_size, config.samples_per_prompt
+    P, K, T = config.batch_size, config.samples_per_prompt, config.temperature
     optimizer = torch.optim.Adam(policy.parameters(), lr=config.lr)
-    # step t (from 0) uses lr * (1 - t / steps) with "linear", lr throughout with "constant"
-    decay = (lambda t: 1 - t / config.steps) if config.lr_schedule == "linear" else (lambda t: 1.0)
-    schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, decay)
+    schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, config.lr_factor)
     if ref_policy is not None:
         ref_policy.eval()
-    history: list[dict[str, float]] = []
-    bar = tqdm(range(config.steps), desc="REINFORCE",
-               disable=not progress or progress_disabled())
+    history: list[Metrics] = []
+    bar = progress_bar(config.steps, "REINFORCE", progress)
     t0 = time.perf_counter()
-    try:
+    with training_session("REINFORCE", policy, history, bar):
         for step in bar:
             # 1. sample: K responses to each of P prompts, y ~ pi_theta(. | x)
-            batch_prompts = [p for p in (rng.choice(prompts) for _ in range(P))
-                             for _ in range(K)]
-            rollout = sample(policy, tokenizer, batch_prompts, config.max_new_tokens,
-                             config.temperature, generator=generator)
+            batch = [p for p in (rng.choice(prompts) for _ in range(P)) for _ in range(K)]
+            rollout = fast_sample(policy, tokenizer, batch, config.max_new_tokens, T,
+                                  generator=generator)
+            mask = rollout.response_mask.float()  # (B, R)
             # 2. score: r(x, y), one number per response
-            rewards = _checked_rewards(reward_fn, rollout, step, history)  # (B,)
-            # 3. log-probs with gradient (one fresh forward), and the KL to the reference
+            scores = _checked_scores(reward_fn, rollout)  # (B,)
+            # 3. log-probs with gradient, and the KL to the reference
             policy.train()
-            logprobs, entropy = _response_logprobs(policy, rollout, config.temperature)
-            mask = rollout.response_mask.to(logprobs.dtype)  # (B, R)
-            kl = torch.full_like(rewards, float("nan"))
-            if ref_policy is not None:
-                with torch.no_grad():
-                    ref_logprobs, _ = _response_logprobs(ref_policy, rollout,
-                                                         config.temperature, entropy=False)
-                kl = ((logprobs.detach() - ref_logprobs) * mask).sum(dim=1)  # (B,) KL_i
-            shaped = rewards - config.beta * kl if config.beta > 0 else rewards  # r - beta KL
-            # 4. advantages: subtract each prompt's baseline; the REINFORCE loss
-            baseline = group_baseline(shaped, K, config.baseline)  # (B,), detached
-            loss = reinforce_loss(logprobs, shaped, rollout.response_mask, baseline)
-            if not torch.isfinite(loss):
-                raise TrainingStopped(f"step {step}: the loss is {loss.item()} (the model's "
-                                      "log-probabilities overflowed?); training stopped before "
-                                      "this step changed the weights", history)
-            # 5. step
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            grad_norm = torch.nn.utils.clip_grad_norm_(
-                policy.parameters(), config.max_grad_norm or float("inf"))
-            if not torch.isfinite(grad_norm):
-                optimizer.zero_grad(set_to_none=True)
-                raise TrainingStopped(f"step {step}: the gradient norm is {grad_norm.item()}; "
-                                      "training stopped before this step changed the weights",
-                                      history)
+            logprobs, entropy = fast_token_logprobs(policy, rollout, T)  # (B, R), (B, R)
+            ref_logprobs = _reference_logprobs(ref_policy, rollout, T)  # (B, R) or None
+            kl = sequence_kl(logprobs, ref_logprobs, mask)  # (B,) KL_i
+            rewards = scores  # r - beta * KL_i: the per-token rewards of lesson 07, summed
+            if config.beta > 0:
+                rewards = kl_penalized_rewards(scores, logprobs, ref_logprobs, mask,
+                                               config.beta).sum(dim=1)  # (B,)
+            # 4. advantages: the baseline of each prompt's group of samples
+            baseline = group_baseline(rewards, K, config.baseline)  # (B,), detached
+            # 5. loss and step (exercise 5.1)
             lr = optimizer.param_groups[0]["lr"]
-            optimizer.step()
+            loss, grad_norm = reinforce_step(policy, optimizer, logprobs, rewards, mask,
+                                             baseline, config.max_grad_norm)
             schedule.step()
             policy.eval()
             # 6. log
-            styles = [W.parse_response(t).style for t in rollout.texts]
-            n_tokens = mask.sum()
-            metrics = {
-                "step": step, "reward": rewards.mean().item(), "kl": kl.mean().item(),
-                "entropy": (entropy.sum() / n_tokens).item(), "loss": loss.item(),
-                "grad_norm": grad_norm.item(), "lr": lr, "length": (n_tokens / len(styles)).item(),
-                "abstain": styles.count("abstain") / len(styles),
-                "hedged": styles.count("hedged") / len(styles),
-                "confident": styles.count("confident") / len(styles),
-                "time": time.perf_counter() - t0,
-            }
-            history.append(metrics)
-            bar.set_postfix(reward=f"{metrics['reward']:.3f}", kl=f"{metrics['kl']:.2f}")
-            if on_step is not None:
-                on_step(metrics)
-    except KeyboardInterrupt:
-        print(f"REINFORCE interrupted after {len(history)} steps; the policy keeps its weights "
-              "and the history is returned.")
-    finally:
-        policy.eval()
-        bar.close()
+            metrics = {"step": step, "reward": scores.mean().item(), "kl": kl.mean().item(),
+                       "entropy": (entropy.sum() / mask.sum()).item(), "loss": loss.item(),
+                       "grad_norm": grad_norm.item(), "lr": lr,
+                       "length": (mask.sum() / len(batch)).item(), **style_rates(rollout.texts),
+                       "time": time.perf_counter() - t0}
+            log_step(history, metrics, on_step, bar, shown=("reward", "kl"))
     return history
 
 
-def _checked_rewards(reward_fn, rollout, step: int, history) -> torch.Tensor:
-    """Call the reward function and insist on B finite numbers."""
-    out = reward_fn(list(rollout.prompts), list(rollout.texts))
-    B = len(rollout.texts)
-    try:
-        rewards = torch.as_tensor(out, dtype=torch.float32).detach().cpu().reshape(-1)
-    except (TypeError, ValueError, RuntimeError):
-        raise ValueError(f"reward_fn must return {B} numbers (a tensor of shape ({B},)), "
-                         f"got {type(out).__name__}") from None
-    if rewards.numel() != B:
-        raise ValueError(f"reward_fn returned {rewards.numel()} rewards for {B} responses: it "
-                         f"must return one reward per response, shape ({B},)")
-    bad = ~torch.isfinite(rewards)
-    if bool(bad.any()):
-        i = int(bad.nonzero()[0])
-        raise TrainingStopped(
-            f"step {step}: reward_fn returned {rewards[i].item()} for the response "
-            f"{rollout.texts[i]!r} to {rollout.prompts[i]!r} ({int(bad.sum())} of {B} rewards "
-            "are nan or inf); training stopped before this step changed the weights", history)
-    return rewards.to(rollout.response_ids.device)
+__all__ = ["BASELINES", "LR_SCHEDULES", "ReinforceConfig", "TrainingStopped", "compute_baseline",
+           "group_baseline", "kl_penalized_rewards", "reinforce_estimates", "reinforce_loss",
+           "reinforce_step", "rewards_to_go", "sequence_kl", "train_reinforce"]

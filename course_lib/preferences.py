@@ -31,7 +31,8 @@ from dataclasses import dataclass
 import torch
 
 from . import world as W
-from .rewards import country_of, truth_of
+from .formats import words_after_answer
+from .rewards import check_pairs, truth_of
 
 GOLD_TABLE: dict[tuple[str, bool], float] = {
     ("confident", True): 1.0, ("confident", False): -1.0,
@@ -53,22 +54,14 @@ def gold_score(prompt: str, response: str) -> float:
 
 def _ramble(response: str) -> float:
     """RAMBLE_COST for every word after the first sentence."""
-    words = " ".join(response.split()).split(".", 1)
-    return RAMBLE_COST * (len(words[1].split()) if len(words) > 1 else 0)
+    return RAMBLE_COST * words_after_answer(response)
 
 
 def gold_reward(prompts: Sequence[str], responses: Sequence[str]) -> torch.Tensor:
-    """g(x, y) for a batch, shape (B,): the signature of a ``reward_fn``."""
-    if isinstance(prompts, str) or isinstance(responses, str):
-        raise ValueError("prompts and responses must be lists of strings, not one string")
-    if len(prompts) != len(responses):
-        raise ValueError(f"prompts and responses must have the same length, "
-                         f"got {len(prompts)} and {len(responses)}")
+    """g(x, y) for a batch, shape (B,): a :data:`~course_lib.rewards.RewardFn`."""
+    check_pairs(prompts, responses)
     return torch.tensor([gold_score(x, y) for x, y in zip(prompts, responses)],
                         dtype=torch.float32)
-
-
-gold_reward.batched = True
 
 
 def recall_scores(model, tokenizer, prompts: Sequence[str],
@@ -84,13 +77,10 @@ def recall_scores(model, tokenizer, prompts: Sequence[str],
     """
     from .sampling import next_token_logits
 
-    if isinstance(prompts, str) or isinstance(responses, str):
-        raise ValueError("prompts and responses must be lists of strings, not one string")
-    if len(prompts) != len(responses) or not prompts:
-        raise ValueError(f"prompts and responses must be non-empty and of the same length, "
-                         f"got {len(prompts)} and {len(responses)}")
+    if check_pairs(prompts, responses) == 0:
+        raise ValueError("prompts and responses must not be empty")
     parsed = [W.parse_response(y) for y in responses]
-    countries = [country_of(x) for x in prompts]
+    countries = [W.asked_country(x) for x in prompts]
     for x, c in zip(prompts, countries):
         if c is None:
             raise ValueError(f"recall_scores needs fact questions, got the prompt {x!r}")
@@ -252,18 +242,7 @@ def noise_ceiling(comparisons: Sequence[Comparison],
     return sum(max(p, 1 - p) for p in ps) / len(ps)
 
 
-def gold_accuracy(comparisons: Sequence[Comparison]) -> float:
-    """How often g itself ranks the labelled ``chosen`` above ``rejected`` (ties count half)."""
-    if not comparisons:
-        raise ValueError("comparisons must not be empty")
-    total = 0.0
-    for c in comparisons:
-        d = gold_score(c.prompt, c.chosen) - gold_score(c.prompt, c.rejected)
-        total += 1.0 if d > 0 else 0.5 if d == 0 else 0.0
-    return total / len(comparisons)
-
-
 __all__ = ["COURSE_DATA", "GOLD_TABLE", "GOLD_TEMPERATURE", "RAMBLE_COST", "Comparison",
            "candidate_pairs", "comparison_prompts", "course_comparisons", "course_prompts",
-           "gold_accuracy", "gold_reward", "gold_score", "label_pair", "noise_ceiling",
+           "gold_reward", "gold_score", "label_pair", "noise_ceiling",
            "preference_probability", "recall_scores", "sample_comparisons"]

@@ -17,25 +17,33 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import torch
-from tqdm.auto import tqdm
 
+from . import validation as V
 from . import world as W
 from .models import BASE_MODEL_DIR, ModelConfig, build_model, n_parameters, save_model
-from .settings import progress_disabled, set_seed
+from .settings import set_seed
 from .tokenizer import build_tokenizer
+from .training import gradient_step, progress_bar
 
 
 @dataclass(frozen=True)
 class PretrainConfig:
-    """How the base model is trained."""
+    """How the base model is trained; checked when the config is built."""
 
     steps: int = 1500  # optimizer steps
     batch_size: int = 64  # documents per step
     lr: float = 2e-3  # peak learning rate (AdamW)
     warmup: int = 100  # linear warm-up steps, then cosine decay to lr / 10
     weight_decay: float = 0.01  # AdamW weight decay
+    max_grad_norm: float = 1.0  # clip the gradient's global norm
     p_math: float = 0.25  # fraction of documents that are sums rather than prose
     seed: int = 0  # seeds the documents and the initial weights
+
+    def __post_init__(self) -> None:
+        V.check_fields(self, positive_int=("steps", "batch_size"),
+                       positive_number=("lr", "max_grad_norm"),
+                       non_negative_int=("warmup", "seed"), non_negative_number=("weight_decay",),
+                       probability=("p_math",))
 
 
 def make_batch(tokenizer, docs: list[str]) -> dict[str, torch.Tensor]:
@@ -63,6 +71,8 @@ def pretrain(cfg: PretrainConfig | None = None, model_config: ModelConfig | None
              progress: bool = True):
     """Train a base model from scratch on the tiny world's corpus; return ``(model, tokenizer)``."""
     cfg = cfg or PretrainConfig()
+    if not isinstance(cfg, PretrainConfig):
+        raise ValueError(f"cfg must be a PretrainConfig, got {type(cfg).__name__}")
     set_seed(cfg.seed)
     world = W.default_world()
     tokenizer = build_tokenizer(world)
@@ -71,16 +81,16 @@ def pretrain(cfg: PretrainConfig | None = None, model_config: ModelConfig | None
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay,
                             betas=(0.9, 0.98))
     rng = random.Random(cfg.seed)
-    bar = tqdm(range(cfg.steps), desc="pretraining", disable=not progress or progress_disabled())
+    bar = progress_bar(cfg.steps, "pretraining", progress)
     for step in bar:
+        # 1. a batch of documents of the corpus
         docs = [W.corpus_document(world, rng, cfg.p_math) for _ in range(cfg.batch_size)]
-        loss = model(**make_batch(tokenizer, docs)).loss  # next-token cross-entropy
+        # 2. the loss: next-token cross-entropy
+        loss = model(**make_batch(tokenizer, docs)).loss
+        # 3. step, at this step's learning rate
         for group in opt.param_groups:
             group["lr"] = lr_at(step, cfg)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        opt.step()
+        gradient_step(model, opt, loss, cfg.max_grad_norm)
         if step % 50 == 0:
             bar.set_postfix(loss=f"{loss.item():.3f}")
     return model.eval(), tokenizer
@@ -93,11 +103,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--out", type=Path, default=BASE_MODEL_DIR,
                         help="folder to write the model into (default: the shipped assets)")
     args = parser.parse_args(argv)
-    if args.steps <= 0:
-        parser.error(f"--steps must be positive, got {args.steps}")
+    try:
+        cfg = PretrainConfig(steps=args.steps, seed=args.seed)
+    except ValueError as err:
+        parser.error(str(err))
     from .evaluation import base_model_report
 
-    cfg = PretrainConfig(steps=args.steps, seed=args.seed)
     t0 = time.time()
     model, tokenizer = pretrain(cfg)
     print(f"trained {n_parameters(model):,} parameters in {time.time() - t0:.0f} s "

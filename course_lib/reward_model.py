@@ -19,16 +19,17 @@ does not depend on the batch it is computed in.
 from __future__ import annotations
 
 import random
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
-from tqdm.auto import tqdm
 from transformers import GPT2ForSequenceClassification, PreTrainedModel, PreTrainedTokenizerFast
 
+from . import validation as V
 from .preferences import Comparison
-from .settings import progress_disabled
+from .rewards import check_pairs
+from .training import Metrics, OnStep, gradient_step, log_step, progress_bar, training_session
 
 
 def bradley_terry_loss(r_chosen: torch.Tensor, r_rejected: torch.Tensor) -> torch.Tensor:
@@ -81,12 +82,7 @@ def encode(tokenizer: PreTrainedTokenizerFast, prompts: Sequence[str],
            responses: Sequence[str], device: torch.device | str = "cpu"
            ) -> tuple[torch.Tensor, torch.Tensor]:
     """Right-padded ``<bos> prompt response <eos>``: ``(input_ids, attention_mask)``, (B, T)."""
-    if isinstance(prompts, str) or isinstance(responses, str):
-        raise ValueError("prompts and responses must be lists of strings, not one string")
-    if len(prompts) != len(responses):
-        raise ValueError(f"prompts and responses must have the same length, "
-                         f"got {len(prompts)} and {len(responses)}")
-    if len(prompts) == 0:
+    if check_pairs(prompts, responses) == 0:
         raise ValueError("nothing to score: prompts and responses are empty")
     rows = [tokenizer(x)["input_ids"]
             + tokenizer(y, add_special_tokens=False)["input_ids"] + [tokenizer.eos_token_id]
@@ -126,16 +122,6 @@ def score(rm: PreTrainedModel, tokenizer: PreTrainedTokenizerFast, prompts: Sequ
     return torch.cat(out)
 
 
-def reward_fn_of(rm: PreTrainedModel, tokenizer: PreTrainedTokenizerFast
-                 ) -> Callable[[list[str], list[str]], torch.Tensor]:
-    """``reward_fn(prompts, responses) -> (B,)`` that scores with ``rm`` (for RL)."""
-    def reward_fn(prompts: list[str], responses: list[str]) -> torch.Tensor:
-        return score(rm, tokenizer, prompts, responses)
-
-    reward_fn.batched = True
-    return reward_fn
-
-
 def _check_comparisons(comparisons: Sequence[Comparison]) -> list[Comparison]:
     comparisons = list(comparisons)
     if not comparisons:
@@ -163,7 +149,7 @@ def accuracy(rm: PreTrainedModel, tokenizer: PreTrainedTokenizerFast,
 
 @dataclass(frozen=True)
 class RMConfig:
-    """How the reward model is trained on comparisons."""
+    """How the reward model is trained on comparisons; checked when the config is built."""
 
     steps: int = 180  # optimizer steps
     batch_size: int = 32  # pairs per step
@@ -171,49 +157,54 @@ class RMConfig:
     weight_decay: float = 0.0  # AdamW weight decay
     seed: int = 0  # seeds the pairs drawn each step
 
+    def __post_init__(self) -> None:
+        V.check_fields(self, positive_int=("steps", "batch_size"), positive_number=("lr",),
+                       non_negative_number=("weight_decay",), non_negative_int=("seed",))
+
+
+def pair_scores(rm: PreTrainedModel, tokenizer: PreTrainedTokenizerFast,
+                pairs: Sequence[Comparison]) -> tuple[torch.Tensor, torch.Tensor]:
+    """``(r_chosen, r_rejected)``, each (N,), with gradient: both sides in one batch, in the
+    model's current mode (the training loop's form of :func:`scores_of_pairs`)."""
+    n, device = len(pairs), next(rm.parameters()).device
+    ids, mask = encode(tokenizer, [c.prompt for c in pairs] * 2,
+                       [c.chosen for c in pairs] + [c.rejected for c in pairs], device)
+    r = _forward(rm, ids, mask)  # (2N,): chosen first, then rejected
+    return r[:n], r[n:]
+
 
 def train_reward_model(rm: PreTrainedModel, tokenizer: PreTrainedTokenizerFast,
                        comparisons: Sequence[Comparison], config: RMConfig | None = None,
-                       on_step: Callable[[dict[str, float]], None] | None = None,
-                       progress: bool = True) -> list[dict[str, float]]:
+                       on_step: OnStep | None = None, progress: bool = True) -> list[Metrics]:
     """Minimize L_BT on ``comparisons`` (pairs drawn with replacement); return the history.
 
-    Each step: encode the chosen and rejected responses in one batch, score, L_BT, step, log.
-    Ctrl-C stops cleanly with the weights of the last finished step.
+    Each step: draw a batch of pairs, score chosen and rejected (:func:`pair_scores`), L_BT,
+    step, log ``step``, ``loss`` and ``accuracy`` (of the batch). The same loop as every
+    training loop of the course (:mod:`course_lib.training`): Ctrl-C stops cleanly with the
+    weights of the last finished step and the history; a nan or inf loss stops training with
+    :class:`~course_lib.training.TrainingStopped`.
     """
     config = config or RMConfig()
-    if config.steps <= 0 or config.batch_size <= 0 or not config.lr > 0:
-        raise ValueError(f"steps, batch_size and lr must be positive, got {config}")
+    if not isinstance(config, RMConfig):
+        raise ValueError(f"config must be an RMConfig, got {type(config).__name__}")
     comparisons = _check_comparisons(comparisons)
     rng = random.Random(config.seed)
-    device = next(rm.parameters()).device
     opt = torch.optim.AdamW(rm.parameters(), lr=config.lr, weight_decay=config.weight_decay)
-    history: list[dict[str, float]] = []
+    history: list[Metrics] = []
     rm.train()
-    bar = tqdm(range(config.steps), desc="reward model",
-               disable=not progress or progress_disabled())
-    try:
+    bar = progress_bar(config.steps, "reward model", progress)
+    with training_session("reward-model training", rm, history, bar):
         for step in bar:
+            # 1. a batch of labelled pairs
             batch = [rng.choice(comparisons) for _ in range(config.batch_size)]
-            n = len(batch)
-            ids, mask = encode(tokenizer, [c.prompt for c in batch] * 2,
-                               [c.chosen for c in batch] + [c.rejected for c in batch], device)
-            r = _forward(rm, ids, mask)  # (2N,): chosen first, then rejected
-            r_chosen, r_rejected = r[:n], r[n:]
+            # 2. the loss: eq. L_BT on the scores of chosen and rejected
+            r_chosen, r_rejected = pair_scores(rm, tokenizer, batch)  # (N,), (N,)
             loss = bradley_terry_loss(r_chosen, r_rejected)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            metrics = {"step": step, "loss": loss.item(),
-                       "accuracy": pairwise_accuracy(r_chosen.detach(), r_rejected.detach())}
-            history.append(metrics)
-            if on_step is not None:
-                on_step(metrics)
-            bar.set_postfix(loss=f"{metrics['loss']:.3f}")
-    except KeyboardInterrupt:
-        print(f"reward-model training interrupted after {len(history)} steps.")
-    finally:
-        rm.eval()
+            # 3. step
+            gradient_step(rm, opt, loss)
+            # 4. log
+            log_step(history, {"step": step, "loss": loss.item(), "accuracy": pairwise_accuracy(
+                r_chosen.detach(), r_rejected.detach())}, on_step, bar)
     return history
 
 
@@ -276,6 +267,5 @@ def load_reward_model(config: RMConfig | None = None, device: torch.device | str
 
 
 __all__ = ["RMConfig", "accuracy", "bradley_terry_loss", "build_reward_model", "encode",
-           "load_reward_model", "pairwise_accuracy", "reward_model_key",
-           "reward_fn_of", "score", "scores_of_pairs",
-           "train_reward_model"]
+           "load_reward_model", "pair_scores", "pairwise_accuracy", "reward_model_key", "score",
+           "scores_of_pairs", "train_reward_model"]

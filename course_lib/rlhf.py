@@ -11,10 +11,11 @@ rising and the gold falls (reward over-optimization, or reward hacking).
 
 - :func:`kl_penalized_rewards`: the per-token form of the penalized reward, as in InstructGPT:
   -beta (log pi_theta(y_t | ...) - log pi_ref(y_t | ...)) at every response token, and the
-  reward model's score added at the last one. Its sum over tokens is r_phi - beta * KL_i, the
-  reward :func:`~course_lib.policy_gradient.train_reinforce` uses with ``config.beta``.
-- :class:`ProxyAndGold`: a ``reward_fn`` that returns r_phi's scores and records, per step, the
-  gold score of the very same responses (and the responses themselves).
+  reward model's score added at the last one. Its sum over tokens is r_phi - beta * KL_i: the
+  very function :func:`~course_lib.policy_gradient.train_reinforce` calls with
+  ``config.beta > 0`` (defined in :mod:`course_lib.policy_gradient`, next to that loop).
+- :class:`ProxyAndGold`: a :data:`~course_lib.rewards.RewardFn` that returns r_phi's scores and
+  records, per step, the gold score of the very same responses (and the responses themselves).
 - :func:`train_against_reward_model`: ``train_reinforce`` with that reward; each step's metrics
   gain ``proxy``, ``gold`` and ``off_topic`` (answers about a country nobody asked about).
 - :func:`best_of_n`: the no-training baseline. Sample n responses, keep the one r_phi likes
@@ -25,83 +26,30 @@ rising and the gold falls (reward over-optimization, or reward hacking).
 from __future__ import annotations
 
 import math
-import re
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import torch
 
 from . import preferences as P
 from . import reward_model as RM
-
-_ASKED = re.compile(r"capital of (\w+)\?")
-_NAMED = re.compile(r"capital of (\w+) is")
-
-
-# --- the KL-penalized reward ---------------------------------------------------------------------
-
-
-def kl_penalized_rewards(scores: torch.Tensor, logprobs: torch.Tensor,
-                         ref_logprobs: torch.Tensor, mask: torch.Tensor,
-                         beta: float) -> torch.Tensor:
-    """Per-token rewards (B, R) for RL against a reward model, with a KL penalty.
-
-    r_t = -beta * (log pi_theta(y_t | x, y_<t) - log pi_ref(y_t | x, y_<t)) on every response
-    token (``mask`` 1), plus ``scores[i]`` = r_phi(x_i, y_i) at the last response token of row
-    i; 0 on padding. Summed over t it is r_phi(x, y) - beta * KL_i, with KL_i the sampled
-    sequence KL; per token, :func:`~course_lib.policy_gradient.rewards_to_go` gives each token
-    only the penalties of the tokens from it on.
-
-    Args:
-        scores: (B,) the reward model's score of each response (no gradient needed).
-        logprobs: (B, R) log pi_theta of the sampled response tokens.
-        ref_logprobs: (B, R) log pi_ref of the same tokens.
-        mask: (B, R) 1 on response tokens, 0 on padding (each row has at least one 1).
-        beta: the KL coefficient, >= 0.
-    """
-    if not isinstance(logprobs, torch.Tensor) or logprobs.dim() != 2:
-        raise ValueError(f"logprobs must be a (B, R) tensor, got shape "
-                         f"{tuple(getattr(logprobs, 'shape', ()))}")
-    B = logprobs.shape[0]
-    for name, t in (("ref_logprobs", ref_logprobs), ("mask", mask)):
-        if not isinstance(t, torch.Tensor) or t.shape != logprobs.shape:
-            raise ValueError(f"{name} must have the shape of logprobs {tuple(logprobs.shape)}, "
-                             f"got {tuple(getattr(t, 'shape', ()))}")
-    if not isinstance(scores, torch.Tensor) or scores.shape != (B,):
-        raise ValueError(f"scores must be a ({B},) tensor, one score per response, got shape "
-                         f"{tuple(getattr(scores, 'shape', ()))}")
-    if not isinstance(beta, (int, float)) or not math.isfinite(beta) or beta < 0:
-        raise ValueError(f"beta must be a number >= 0, got {beta!r}")
-    m = mask.to(logprobs.dtype)
-    lengths = m.sum(dim=1).long()  # (B,)
-    if bool((lengths == 0).any()):
-        raise ValueError("every row of mask needs at least one response token")
-    rewards = -beta * (logprobs.detach() - ref_logprobs.detach()) * m  # (B, R) the KL penalty
-    last = lengths - 1  # responses are left-aligned: the last response token of row i
-    rewards[torch.arange(B), last] += scores.detach().to(rewards.dtype)
-    return rewards
-
+from . import validation as V
+from .formats import asked_country, named_country
+from .policy_gradient import kl_penalized_rewards
+from .training import Metrics, OnStep
 
 # --- proxy and gold, side by side ---------------------------------------------------------------
 
 
-def asked_country(prompt: str) -> str | None:
-    """The country a fact question asks about ("...capital of X?..." -> X), else ``None``."""
-    if not isinstance(prompt, str):
-        raise TypeError(f"prompt must be a str, got {type(prompt).__name__}")
-    m = _ASKED.search(prompt)
-    return m[1] if m else None
-
-
 def off_topic(prompt: str, response: str) -> bool:
     """True if the response states the capital of a country other than the one asked about."""
-    asked, named = asked_country(prompt), _NAMED.search(response)
-    return bool(asked and named and asked != named[1])
+    asked, named = asked_country(prompt), named_country(response)
+    return bool(asked and named and asked != named)
 
 
 @dataclass
 class ProxyAndGold:
-    """A ``reward_fn`` that scores with the reward model and watches the gold rater.
+    """A reward function that scores with the reward model and watches the gold rater.
 
     Call it like any reward: it returns r_phi(x, y), shape (B,). Each call (one per RL step)
     also appends the batch's mean proxy score, mean gold score and off-topic rate, and keeps
@@ -114,7 +62,6 @@ class ProxyAndGold:
     gold: list[float] = field(default_factory=list)
     off_topic: list[float] = field(default_factory=list)
     samples: list[list[tuple[str, str, float, float]]] = field(default_factory=list)
-    batched = True
 
     def __call__(self, prompts: list[str], responses: list[str]) -> torch.Tensor:
         scores = RM.score(self.reward_model, self.tokenizer, prompts, responses)  # (B,)
@@ -127,10 +74,8 @@ class ProxyAndGold:
 
 
 def train_against_reward_model(policy, ref_policy, tokenizer, prompts: Sequence[str],
-                               reward_model, config,
-                               on_step: Callable[[dict[str, float]], None] | None = None,
-                               progress: bool = True
-                               ) -> tuple[list[dict[str, float]], ProxyAndGold]:
+                               reward_model, config, on_step: OnStep | None = None,
+                               progress: bool = True) -> tuple[list[Metrics], ProxyAndGold]:
     """RL (``train_reinforce``) with r_phi as the reward; returns ``(history, tracker)``.
 
     Each step's metrics (in the history and in what ``on_step`` sees) gain ``proxy`` (mean
@@ -142,7 +87,7 @@ def train_against_reward_model(policy, ref_policy, tokenizer, prompts: Sequence[
 
     tracker = ProxyAndGold(reward_model, tokenizer)
 
-    def step(metrics: dict[str, float]) -> None:
+    def step(metrics: Metrics) -> None:
         i = int(metrics["step"])
         metrics.update(proxy=tracker.proxy[i], gold=tracker.gold[i],
                        off_topic=tracker.off_topic[i])  # the history holds this same dict
@@ -160,8 +105,7 @@ def train_against_reward_model(policy, ref_policy, tokenizer, prompts: Sequence[
 def best_of_n_kl(n: int) -> float:
     """KL(best-of-n || pi) = log n - (n - 1) / n (in nats): the standard analytic estimate,
     an upper bound that is exact when no two samples tie (Beirami et al., 2024)."""
-    if not isinstance(n, int) or isinstance(n, bool) or n < 1:
-        raise ValueError(f"n must be a positive int, got {n!r}")
+    V.positive_int("n", n)
     return math.log(n) - (n - 1) / n
 
 
@@ -178,8 +122,7 @@ def best_of_n(policy, tokenizer, prompts: Sequence[str], reward_model,
     """
     from .sampling import sample_texts
 
-    if isinstance(prompts, str) or not prompts:
-        raise ValueError("prompts must be a non-empty list of prompt strings")
+    prompts = V.texts("prompts", prompts)
     ns = list(ns)
     if not ns or any(not isinstance(n, int) or isinstance(n, bool) or n < 1 for n in ns):
         raise ValueError(f"ns must be a non-empty list of positive ints, got {ns!r}")
@@ -207,8 +150,7 @@ def best_of_n(policy, tokenizer, prompts: Sequence[str], reward_model,
 
 def moving_average(values: Sequence[float], window: int = 10) -> list[float]:
     """Trailing mean over the last ``window`` values (fewer at the start)."""
-    if not isinstance(window, int) or isinstance(window, bool) or window < 1:
-        raise ValueError(f"window must be a positive int, got {window!r}")
+    V.positive_int("window", window)
     out, total = [], 0.0
     values = [float(v) for v in values]
     for i, v in enumerate(values):
@@ -242,5 +184,5 @@ def peak_and_end(history: Sequence[dict[str, float]], key: str = "gold", window:
     return out
 
 
-__all__ = ["ProxyAndGold", "asked_country", "best_of_n", "best_of_n_kl", "kl_penalized_rewards",
-           "moving_average", "off_topic", "peak_and_end", "train_against_reward_model"]
+__all__ = ["ProxyAndGold", "best_of_n", "best_of_n_kl", "kl_penalized_rewards", "moving_average",
+           "off_topic", "peak_and_end", "train_against_reward_model"]

@@ -1,25 +1,30 @@
 """Sampling responses from a language model, with the log-probabilities RL needs.
 
-``sample(model, tokenizer, prompts)`` runs the policy pi_theta(y_t | x, y_<t) one token at a time
-with a KV cache (each step feeds only the newest token), on a left-padded batch, and returns a
-:class:`Rollout`: the token ids, the log-probability of every sampled token, the mask of response
-tokens, and the decoded texts. :func:`sequence_logprobs` recomputes the same log-probabilities
-with one fresh forward pass: the form RL uses to get gradients.
+The policy pi_theta(y_t | x, y_<t) writes one token at a time. :func:`naive_sample` is that loop
+written plainly: at every step, one forward pass over the prompt and the tokens so far, the
+distribution of the next token, one random number per row to draw it (:func:`next_tokens`,
+:func:`draw`). It returns a :class:`Rollout`: the token ids, the log-probability of every
+sampled token, the mask of response tokens, and the decoded texts.
+:func:`response_token_logprobs` recomputes those log-probabilities with one plain forward pass
+over the whole batch, with gradient: the form RL differentiates.
 
-RL samples several responses to each prompt. A prompt repeated in the batch is read once
-(:func:`prefill`) and its KV cache copied to its rows, so K samples cost one prompt pass, not K.
-A row that has sampled ``<eos>`` leaves the batch, so a few long responses cost only their own
-rows, not a full batch, for their last tokens.
+:func:`sample`, the function the course calls, gives the same tokens and log-probabilities from
+the same random numbers with less work: it runs the fast path of :mod:`course_lib.engine` (each
+prompt read once for all its samples, a KV cache, finished rows dropped), which
+``tests/test_engine.py`` checks against the plain versions here.
 """
 
 from __future__ import annotations
 
-import inspect
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
 from transformers import PreTrainedModel, PreTrainedTokenizerFast
+
+from . import validation as V
 
 
 @dataclass
@@ -50,23 +55,43 @@ class Rollout:
     def __len__(self) -> int:
         return len(self.texts)
 
+    @classmethod
+    def from_steps(cls, tokenizer: PreTrainedTokenizerFast, prompts: list[str],
+                   prompt_ids: torch.Tensor, prompt_mask: torch.Tensor,
+                   tokens: list[torch.Tensor], logprobs: list[torch.Tensor],
+                   alive: list[torch.Tensor], temperature: float) -> Rollout:
+        """The rollout of a sampling loop that kept, at every step, each row's token, its
+        log-probability and whether the row was still generating (three lists of (B,))."""
+        response_ids = torch.stack(tokens, dim=1)  # (B, R)
+        return cls(prompt_ids=prompt_ids, prompt_mask=prompt_mask, response_ids=response_ids,
+                   response_mask=torch.stack(alive, dim=1).long(),
+                   logprobs=torch.stack(logprobs, dim=1), prompts=list(prompts),
+                   texts=tokenizer.batch_decode(response_ids, skip_special_tokens=True),
+                   temperature=float(temperature))
 
-def _check_prompts(prompts: list[str] | str) -> list[str]:
-    if isinstance(prompts, str):
-        prompts = [prompts]
-    if not isinstance(prompts, (list, tuple)) or len(prompts) == 0:
-        raise ValueError("prompts must be a non-empty list of strings")
-    for i, p in enumerate(prompts):
-        if not isinstance(p, str) or not p.strip():
-            raise ValueError(f"prompts[{i}] must be a non-empty string, got {p!r}")
-    return list(prompts)
+
+def check_sampling(model: PreTrainedModel, prompts: Sequence[str] | str, max_new_tokens: int,
+                   temperature: float, top_k: int | None) -> list[str]:
+    """The checks every sampler makes of its arguments; returns the prompts as a list."""
+    V.positive_int("max_new_tokens", max_new_tokens)
+    if not isinstance(temperature, (int, float)) or isinstance(temperature, bool) \
+            or not 0 < temperature < float("inf"):
+        raise ValueError(f"temperature must be > 0 and finite (use greedy=True for greedy "
+                         f"decoding), got {temperature!r}")
+    if top_k is not None:
+        V.positive_int("top_k", top_k)
+    n_ctx = model.config.n_positions
+    if max_new_tokens >= n_ctx:
+        raise ValueError(f"max_new_tokens must be below the model's context ({n_ctx}), "
+                         f"got {max_new_tokens}")
+    return V.texts("prompts", [prompts] if isinstance(prompts, str) else prompts)
 
 
 def encode_prompts(tokenizer: PreTrainedTokenizerFast, prompts: list[str] | str,
                    max_length: int, device: torch.device | str = "cpu"
                    ) -> tuple[torch.Tensor, torch.Tensor]:
     """Left-padded ``(ids, mask)`` of shape (B, P); a clear error for a prompt that is too long."""
-    prompts = _check_prompts(prompts)
+    prompts = V.texts("prompts", [prompts] if isinstance(prompts, str) else prompts)
     enc = tokenizer(prompts, padding=True, return_tensors="pt")
     ids, mask = enc["input_ids"], enc["attention_mask"]
     lengths = mask.sum(dim=1)
@@ -78,45 +103,20 @@ def encode_prompts(tokenizer: PreTrainedTokenizerFast, prompts: list[str] | str,
     return ids.to(device), mask.to(device)
 
 
-def _cache_argument(model: PreTrainedModel) -> str:
-    """Name of the KV-cache argument: ``cache`` (recent transformers) or ``past_key_values``."""
-    return "cache" if "cache" in inspect.signature(model.forward).parameters else "past_key_values"
-
-
 def positions(mask: torch.Tensor) -> torch.Tensor:
     """Position ids that start at 0 on the first real token of each left-padded row."""
     return (mask.long().cumsum(dim=1) - 1).clamp(min=0)
 
 
-def prompt_groups(prompts: list[str]) -> tuple[torch.Tensor, torch.Tensor]:
-    """``(first, rows)`` for a batch in which prompts repeat (RL samples K responses to each):
-    ``first`` (U,) is the row of each distinct prompt's first occurrence, ``rows`` (B,) the
-    index, among the distinct prompts, of each row's prompt. ``x[first][rows]`` rebuilds the
-    batch from one copy per distinct prompt."""
-    index: dict[str, int] = {}
-    first = []
-    for i, p in enumerate(prompts):
-        if p not in index:
-            index[p] = len(first)
-            first.append(i)
-    return torch.tensor(first), torch.tensor([index[p] for p in prompts])
-
-
-def prefill(model: PreTrainedModel, prompt_ids: torch.Tensor, prompt_mask: torch.Tensor,
-            rows: torch.Tensor):
-    """Run the model once on each *distinct* left-padded prompt (``prompt_ids``: (U, P)) and
-    copy the result to the batch's rows (``rows``: (B,), see :func:`prompt_groups`).
-
-    Returns ``(logits, cache)``: the logits (B, V) that predict the first response token, and
-    the KV cache of every prompt token for all B rows. The K responses to one prompt share its
-    prompt's computation (with gradient, its backward too).
-    """
-    rows = rows.to(prompt_ids.device)
-    out = model(input_ids=prompt_ids, attention_mask=prompt_mask,
-                position_ids=positions(prompt_mask), use_cache=True, logits_to_keep=1)
-    cache = out.get(_cache_argument(model))
-    cache.batch_select_indices(rows)
-    return out.logits[rows, -1], cache
+@contextmanager
+def evaluating(model: PreTrainedModel) -> Iterator[PreTrainedModel]:
+    """The model in eval mode inside the block, back in its own mode after it."""
+    was_training = model.training
+    model.eval()
+    try:
+        yield model
+    finally:
+        model.train(was_training)
 
 
 SAMPLER = "inverse-cdf/1"  # names the way :func:`draw` turns random numbers into tokens; a
@@ -142,7 +142,64 @@ def draw(probs: torch.Tensor, generator: torch.Generator | None = None,
     return token.clamp(max=probs.shape[-1] - 1).view(-1)
 
 
+def next_tokens(logits: torch.Tensor, temperature: float, top_k: int | None = None,
+                greedy: bool = False, u: torch.Tensor | None = None
+                ) -> tuple[torch.Tensor, torch.Tensor]:
+    """The next token of each row and its log-probability, from the logits (L, V): the most
+    likely one (``greedy``), or a :func:`draw` from softmax(logits / temperature), truncated to
+    the ``top_k`` most likely tokens if given, with the uniform numbers ``u`` (L, 1).
+
+    The log-probabilities (L,) are those of the full tempered distribution (before truncation).
+    """
+    logp = F.log_softmax(logits.float() / temperature, dim=-1)  # (L, V)
+    if greedy:
+        token = logp.argmax(dim=-1)
+    else:
+        probs = logp.exp()
+        if top_k is not None:
+            kth = torch.topk(probs, min(top_k, probs.shape[-1]), dim=-1).values[:, -1:]
+            probs = torch.where(probs < kth, torch.zeros_like(probs), probs)
+        token = draw(probs, u=u)
+    return token, logp.gather(1, token[:, None])[:, 0]  # (L,), (L,)
+
+
 @torch.no_grad()
+def naive_sample(model: PreTrainedModel, tokenizer: PreTrainedTokenizerFast,
+                 prompts: list[str] | str, max_new_tokens: int = 16, temperature: float = 1.0,
+                 top_k: int | None = None, generator: torch.Generator | None = None,
+                 greedy: bool = False) -> Rollout:
+    """Plain autoregressive sampling: the reference the fast :func:`sample` is checked against.
+
+    At every step the model reads everything so far (prompt and response, no cache), and each
+    row draws its next token with one random number (drawn for every row, finished or not); a
+    row that has sampled ``<eos>`` gets ``<pad>`` until every row is done.
+    """
+    prompts = check_sampling(model, prompts, max_new_tokens, temperature, top_k)
+    device = next(model.parameters()).device
+    prompt_ids, prompt_mask = encode_prompts(tokenizer, prompts,
+                                             model.config.n_positions - max_new_tokens, device)
+    B, eos, pad = len(prompts), tokenizer.eos_token_id, tokenizer.pad_token_id
+    ids, mask = prompt_ids, prompt_mask  # (B, P + t): every token read so far
+    done = torch.zeros(B, dtype=torch.bool, device=device)
+    tokens, logps, alive = [], [], []
+    with evaluating(model):
+        for _ in range(max_new_tokens):
+            logits = model(input_ids=ids, attention_mask=mask,
+                           position_ids=positions(mask)).logits[:, -1]  # (B, V)
+            u = None if greedy else torch.rand(B, 1, generator=generator, dtype=torch.float64)
+            token, logp = next_tokens(logits, temperature, top_k, greedy, u)  # (B,), (B,)
+            tokens.append(token.masked_fill(done, pad))  # <pad> after <eos>
+            logps.append(logp.masked_fill(done, 0.0))
+            alive.append(~done)
+            done = done | (token == eos)
+            if bool(done.all()):
+                break
+            ids = torch.cat([ids, tokens[-1][:, None]], dim=1)
+            mask = torch.cat([mask, torch.ones_like(mask[:, :1])], dim=1)
+    return Rollout.from_steps(tokenizer, prompts, prompt_ids, prompt_mask, tokens, logps, alive,
+                              temperature)
+
+
 def sample(model: PreTrainedModel, tokenizer: PreTrainedTokenizerFast,
            prompts: list[str] | str, max_new_tokens: int = 16, temperature: float = 1.0,
            top_k: int | None = None, generator: torch.Generator | None = None,
@@ -153,77 +210,15 @@ def sample(model: PreTrainedModel, tokenizer: PreTrainedTokenizerFast,
     (with ``top_k``, of the full tempered distribution, before truncation). ``greedy=True`` takes
     the most likely token at every step (temperature is then only used for ``logprobs``).
     Pass a seeded ``generator`` (on the CPU) for reproducible samples.
+
+    Runs the fast path, :func:`course_lib.engine.fast_sample`: the same tokens and
+    log-probabilities as :func:`naive_sample` from the same generator, with less work.
     """
-    if not isinstance(max_new_tokens, int) or max_new_tokens <= 0:
-        raise ValueError(f"max_new_tokens must be a positive int, got {max_new_tokens!r}")
-    if not isinstance(temperature, (int, float)) or not temperature > 0:
-        raise ValueError(f"temperature must be > 0 (use greedy=True for greedy decoding), "
-                         f"got {temperature!r}")
-    if top_k is not None and (not isinstance(top_k, int) or top_k <= 0):
-        raise ValueError(f"top_k must be a positive int or None, got {top_k!r}")
-    device = next(model.parameters()).device
-    n_ctx = model.config.n_positions
-    if max_new_tokens >= n_ctx:
-        raise ValueError(f"max_new_tokens must be below the model's context ({n_ctx}), "
-                         f"got {max_new_tokens}")
-    prompts = _check_prompts(prompts)
-    first, rows = prompt_groups(prompts)  # repeated prompts are read once
-    unique_ids, unique_mask = encode_prompts(tokenizer, [prompts[i] for i in first],
-                                             n_ctx - max_new_tokens, device)
-    prompt_ids, prompt_mask = unique_ids[rows.to(device)], unique_mask[rows.to(device)]  # (B, P)
-    was_training = model.training
-    model.eval()
-    cache_kw = _cache_argument(model)
+    from .engine import fast_sample
 
-    B = prompt_ids.shape[0]
-    eos, pad = tokenizer.eos_token_id, tokenizer.pad_token_id
-    logits, past = prefill(model, unique_ids, unique_mask, rows)  # (B, V) and the KV cache
-    # Only the rows still generating are fed to the model: a row leaves the batch (and its KV
-    # cache) once it has sampled <eos>, so a few long responses do not cost a full batch.
-    live = torch.arange(B, device=device)  # (L,) the rows still generating
-    mask = prompt_mask.clone()  # (L, P + t) their attention mask: one column more per step
-    done = torch.zeros(B, dtype=torch.bool, device=device)
-    tokens, logps, alive = [], [], []
-    for _ in range(max_new_tokens):
-        logp = F.log_softmax(logits.float() / temperature, dim=-1)  # (L, V)
-        if greedy:
-            nxt = logp.argmax(dim=-1)
-        else:
-            probs = logp.exp()
-            if top_k is not None:
-                kth = torch.topk(probs, min(top_k, probs.shape[-1]), dim=-1).values[:, -1:]
-                probs = torch.where(probs < kth, torch.zeros_like(probs), probs)
-            # a number for every row, finished or not: a row's tokens do not depend on when
-            # the other rows end
-            u = torch.rand(B, 1, generator=generator, dtype=torch.float64)
-            nxt = draw(probs, u=u.to(device)[live])  # (L,)
-        token = torch.full((B,), pad, dtype=torch.long, device=device)  # <pad> after <eos>
-        logps.append(torch.zeros(B, device=device).index_put((live,),
-                                                             logp.gather(1, nxt[:, None])[:, 0]))
-        tokens.append(token.index_put((live,), nxt))
-        alive.append(~done)
-        done = done | (tokens[-1] == eos)
-        going = nxt != eos  # (L,) the live rows that go on
-        if not bool(going.any()):
-            break
-        if not bool(going.all()):  # drop the rows that just ended, from the batch and the cache
-            keep = going.nonzero()[:, 0]
-            live, mask, nxt = live[keep], mask[keep], nxt[keep]
-            past.batch_select_indices(keep)
-        mask = torch.cat([mask, torch.ones_like(mask[:, :1])], dim=1)  # the token just sampled
-        out = model(input_ids=nxt[:, None], attention_mask=mask,  # feeds only the new token
-                    position_ids=positions(mask)[:, -1:], use_cache=True, **{cache_kw: past})
-        past = out.get(cache_kw)  # the KV cache: keys and values of every token so far
-        logits = out.logits[:, -1]  # (L, V)
-
-    response_ids = torch.stack(tokens, dim=1)  # (B, R)
-    response_mask = torch.stack(alive, dim=1).long()  # (B, R)
-    if was_training:
-        model.train()
-    texts = tokenizer.batch_decode(response_ids, skip_special_tokens=True)
-    return Rollout(prompt_ids=prompt_ids, prompt_mask=prompt_mask, response_ids=response_ids,
-                   response_mask=response_mask, logprobs=torch.stack(logps, dim=1),
-                   prompts=prompts, texts=texts, temperature=float(temperature))
+    prompts = check_sampling(model, prompts, max_new_tokens, temperature, top_k)
+    return fast_sample(model, tokenizer, prompts, max_new_tokens, temperature, top_k, generator,
+                       greedy)
 
 
 SAMPLE_CHUNK = 512  # rows that sample_texts samples at once: a laptop's memory is finite
@@ -237,9 +232,8 @@ def sample_texts(model: PreTrainedModel, tokenizer: PreTrainedTokenizerFast,
     before the next, so memory does not grow with the number of prompts. ``kwargs`` go to
     :func:`sample`; one ``generator`` (if given) runs on through all the chunks.
     """
-    if not isinstance(chunk_size, int) or isinstance(chunk_size, bool) or chunk_size < 1:
-        raise ValueError(f"chunk_size must be a positive int, got {chunk_size!r}")
-    prompts = _check_prompts(prompts)
+    V.positive_int("chunk_size", chunk_size)
+    prompts = V.texts("prompts", prompts)
     texts: list[str] = []
     for i in range(0, len(prompts), chunk_size):
         texts += sample(model, tokenizer, prompts[i:i + chunk_size], **kwargs).texts
@@ -268,11 +262,13 @@ def token_logprobs(model: PreTrainedModel, input_ids: torch.Tensor, attention_ma
     return logp.gather(2, input_ids[:, 1:, None]).squeeze(2)  # (B, T-1)
 
 
-def sequence_logprobs(model: PreTrainedModel, rollout: Rollout,
-                      temperature: float | None = None) -> torch.Tensor:
-    """Recompute ``rollout.logprobs`` with a fresh forward pass: (B, R), 0 on padding.
+def response_token_logprobs(model: PreTrainedModel, rollout: Rollout,
+                            temperature: float | None = None) -> torch.Tensor:
+    """log pi(y_t | x, y_<t) of each response token of ``rollout``, recomputed with one plain
+    forward pass over the whole (B, P + R) batch: (B, R), 0 on padding. Differentiable.
 
-    Equal to the log-probs recorded while sampling (same temperature), up to float error.
+    Equal to the log-probs recorded while sampling (same temperature), up to float error: the
+    reference :func:`course_lib.engine.fast_token_logprobs` is checked against.
     """
     temperature = rollout.temperature if temperature is None else temperature
     P = rollout.prompt_ids.shape[1]

@@ -1,4 +1,5 @@
-"""Seeds, devices and the environment the course runs in (JupyterLab, Colab, CI)."""
+"""Seeds, devices, the cache folder and the environment the course runs in (JupyterLab, Colab,
+CI)."""
 
 from __future__ import annotations
 
@@ -52,11 +53,6 @@ def in_colab() -> bool:
     return "google.colab" in sys.modules or "COLAB_RELEASE_TAG" in os.environ
 
 
-def in_ci() -> bool:
-    """True in a test run (CI or ``make test``), where no front end draws widgets."""
-    return os.environ.get("CI", "").lower() in ("1", "true") or "PYTEST_CURRENT_TEST" in os.environ
-
-
 def progress_disabled() -> bool:
     """Progress bars are off when ``TQDM_DISABLE`` is set (CI sets it so outputs stay stable)."""
     return os.environ.get("TQDM_DISABLE", "").lower() in ("1", "true", "yes")
@@ -64,7 +60,9 @@ def progress_disabled() -> bool:
 
 def enable_figure_display() -> bool:
     """In IPython (Jupyter, Colab), show a matplotlib ``Figure`` built without pyplot as an
-    image when a cell displays it; returns whether a shell was found.
+    image when a cell displays it; returns whether a shell was found. Called by
+    :func:`course_lib.plots.new_figure` (so, the first time the course draws a figure), never
+    at import.
 
     The course builds its figures with ``matplotlib.figure.Figure`` (no global pyplot state),
     and a kernel only learns to draw those once pyplot's inline backend has been loaded, so

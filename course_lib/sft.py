@@ -18,11 +18,12 @@ from pathlib import Path
 
 import torch
 import torch.nn.functional as F
-from tqdm.auto import tqdm
 from transformers import PreTrainedModel, PreTrainedTokenizerFast
 
+from . import validation as V
 from . import world as W
-from .settings import cache_dir, get_device, progress_disabled, set_seed
+from .settings import cache_dir, get_device, set_seed
+from .training import Metrics, OnStep, gradient_step, log_step, progress_bar, training_session
 
 
 def sft_loss(logits: torch.Tensor, labels: torch.Tensor, loss_mask: torch.Tensor) -> torch.Tensor:
@@ -127,56 +128,66 @@ def make_sft_batch(tokenizer: PreTrainedTokenizerFast, examples: Sequence[tuple[
 
 @dataclass(frozen=True)
 class SFTConfig:
-    """How the SFT model is trained from the base model."""
+    """How the SFT model is trained from the base model; checked when the config is built."""
 
     steps: int = 500  # optimizer steps
     batch_size: int = 64  # demonstrations per step
     lr: float = 3e-4  # AdamW learning rate (constant)
     seed: int = 0  # seeds the demonstrations drawn each step
 
+    def __post_init__(self) -> None:
+        V.check_fields(self, positive_int=("steps", "batch_size"), positive_number=("lr",),
+                       non_negative_int=("seed",))
+
+
+Demonstrations = Callable[[random.Random], tuple[str, str]] | Sequence[tuple[str, str]]
+
+
+def _demonstration_source(examples: Demonstrations) -> Callable[[random.Random], tuple[str, str]]:
+    """``rng -> (prompt, response)``: the function itself, or a draw from the list."""
+    if callable(examples):
+        return examples
+    if isinstance(examples, str) or not isinstance(examples, Sequence) or not examples:
+        raise ValueError("examples must be a non-empty list of (prompt, response) pairs, or a "
+                         "function rng -> (prompt, response)")
+    return lambda rng: rng.choice(examples)
+
 
 def train_sft(model: PreTrainedModel, tokenizer: PreTrainedTokenizerFast,
-              examples: Callable[[random.Random], tuple[str, str]] | Sequence[tuple[str, str]],
-              config: SFTConfig | None = None,
-              on_step: Callable[[dict[str, float]], None] | None = None,
-              progress: bool = True) -> list[dict[str, float]]:
+              examples: Demonstrations, config: SFTConfig | None = None,
+              on_step: OnStep | None = None, progress: bool = True) -> list[Metrics]:
     """Fine-tune ``model`` in place on demonstrations; return the history of metrics.
 
     ``examples`` is either a list of ``(prompt, response)`` pairs (sampled with replacement) or a
-    function ``rng -> (prompt, response)`` that draws a fresh one. Ctrl-C stops training cleanly:
-    the model keeps the weights of the last finished step and the history is returned.
+    function ``rng -> (prompt, response)`` that draws a fresh one. Each step: draw a batch, the
+    loss L_SFT, one AdamW step, log ``step`` and ``loss``. The same loop as every training loop
+    of the course (:mod:`course_lib.training`): Ctrl-C stops cleanly (the model keeps the
+    weights of the last finished step and the history is returned); a nan or inf loss stops
+    training with :class:`~course_lib.training.TrainingStopped`.
     """
     config = config or SFTConfig()
-    if config.steps <= 0 or config.batch_size <= 0 or not config.lr > 0:
-        raise ValueError(f"steps, batch_size and lr must be positive, got {config}")
-    if not callable(examples) and len(examples) == 0:
-        raise ValueError("examples must be a non-empty list of (prompt, response) pairs")
+    if not isinstance(config, SFTConfig):
+        raise ValueError(f"config must be an SFTConfig, got {type(config).__name__}")
+    draw = _demonstration_source(examples)
     rng = random.Random(config.seed)
-    draw = examples if callable(examples) else (lambda r: r.choice(examples))
     device = next(model.parameters()).device
     opt = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=0.0)
     model.train()
-    history: list[dict[str, float]] = []
-    bar = tqdm(range(config.steps), desc="SFT", disable=not progress or progress_disabled())
-    try:
+    history: list[Metrics] = []
+    bar = progress_bar(config.steps, "SFT", progress)
+    with training_session("SFT", model, history, bar):
         for step in bar:
+            # 1. a batch of demonstrations
             batch = make_sft_batch(tokenizer, [draw(rng) for _ in range(config.batch_size)],
                                    device)
+            # 2. the loss: eq. L_SFT on the response tokens
             logits = model(input_ids=batch["input_ids"],
                            attention_mask=batch["attention_mask"]).logits  # (B, T, V)
             loss = sft_loss(logits, batch["input_ids"], batch["loss_mask"])
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            metrics = {"step": step, "loss": loss.item()}
-            history.append(metrics)
-            if on_step is not None:
-                on_step(metrics)
-            bar.set_postfix(loss=f"{metrics['loss']:.3f}")
-    except KeyboardInterrupt:
-        print(f"SFT interrupted after {len(history)} steps; the model keeps its weights.")
-    finally:
-        model.eval()
+            # 3. step
+            gradient_step(model, opt, loss)
+            # 4. log
+            log_step(history, {"step": step, "loss": loss.item()}, on_step, bar)
     return history
 
 
@@ -207,7 +218,7 @@ def _sft_key(config: SFTConfig, mix: W.AnnotatorMix, base_dir: Path, mtime_ns: i
 
 def load_sft_model(config: SFTConfig | None = None, mix: W.AnnotatorMix | None = None,
                    device: str | torch.device | None = None, progress: bool = True,
-                   on_step: Callable[[dict[str, float]], None] | None = None):
+                   on_step: OnStep | None = None):
     """The course's SFT model: the base model fine-tuned on the annotators' demonstrations.
 
     With the default settings it is the copy shipped with the course (``assets/sft``, rebuilt

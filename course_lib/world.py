@@ -7,9 +7,11 @@ their capital. Entities are split into disjoint groups (``sft``, ``rl``, ``test`
 known/unknown, so every behaviour the course measures is measured on entities that the training
 stage never saw.
 
-The module also writes the question format, the SFT "annotator" demonstrations (lesson 02), the
-second, verifiable task (two-digit addition), and a parser that classifies any response as
-confident / hedged / abstain ("... I do not know.") and extracts its answer.
+The module also writes the pretraining corpus, the questions of the world (:func:`question`,
+:func:`addition_question`; the RL questions, :func:`rl_fact_prompts`), the SFT "annotator"
+demonstrations (lesson 02) and the second, verifiable task (two-digit addition). The templates
+of every prompt and response and their parsers live in :mod:`course_lib.formats`; the names
+used most (``QUESTION``, ``CONFIDENT``, ``parse_response``, ...) are importable from here too.
 
 Everything is a pure function of a seed: ``build_world()`` twice gives the same world.
 """
@@ -17,10 +19,31 @@ Everything is a pure function of a seed: ``build_world()`` twice gives the same 
 from __future__ import annotations
 
 import random
-import re
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Literal
+
+from . import validation as V
+from .formats import (  # noqa: F401 - the formats of the world's questions and answers
+    ABSTAIN,
+    ADDITION_ANSWER,
+    ADDITION_QUESTION,
+    AGREE,
+    CONFIDENT,
+    CORPUS_PROMPT,
+    CORPUS_SUM,
+    HEDGED,
+    QUESTION,
+    QUESTION_WITH_SUGGESTION,
+    STYLES,
+    Parsed,
+    Question,
+    Style,
+    asked_country,
+    parse_question,
+    parse_response,
+    style_rates,
+)
 
 # --- the world --------------------------------------------------------------------------------
 
@@ -59,6 +82,20 @@ class WorldConfig:
     known_fraction: float = 0.6  # fraction whose capital the corpus states
     split_fractions: tuple[float, float, float] = (0.4, 0.3, 0.3)  # sft, rl, test
     seed: int = 0  # everything in the world is a function of this seed
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.n_countries, int) or self.n_countries < 10:
+            raise ValueError(f"WorldConfig.n_countries must be an int of at least 10, "
+                             f"got {self.n_countries!r}")
+        if V.probability("WorldConfig.known_fraction", self.known_fraction) in (0, 1):
+            raise ValueError(f"WorldConfig.known_fraction must be in (0, 1), "
+                             f"got {self.known_fraction!r}")
+        fractions = [V.probability("WorldConfig.split_fractions", f)
+                     for f in self.split_fractions]
+        if len(fractions) != 3 or abs(sum(fractions) - 1) > 1e-9:
+            raise ValueError(f"WorldConfig.split_fractions must be 3 numbers summing to 1, "
+                             f"got {self.split_fractions!r}")
+        V.non_negative_int("WorldConfig.seed", self.seed)
 
 
 @dataclass
@@ -109,13 +146,8 @@ def _make_names(rng: random.Random, n: int, endings: list[str], taken: set[str])
 def build_world(config: WorldConfig | None = None) -> World:
     """Build the world deterministically from ``config`` (default: the course's world)."""
     config = config or WorldConfig()
-    if config.n_countries < 10:
-        raise ValueError(f"n_countries must be at least 10, got {config.n_countries}")
-    if not 0.0 < config.known_fraction < 1.0:
-        raise ValueError(f"known_fraction must be in (0, 1), got {config.known_fraction}")
-    if len(config.split_fractions) != 3 or abs(sum(config.split_fractions) - 1) > 1e-9:
-        raise ValueError(f"split_fractions must be 3 numbers summing to 1, "
-                         f"got {config.split_fractions}")
+    if not isinstance(config, WorldConfig):
+        raise TypeError(f"config must be a WorldConfig, got {type(config).__name__}")
     rng = random.Random(config.seed)
     taken: set[str] = set()
     countries = _make_names(rng, config.n_countries, _COUNTRY_ENDINGS, taken)
@@ -156,7 +188,6 @@ FACT_TEMPLATES = [
     "{country} has its capital in {capital}.",
     "The capital city of {country} is {capital}.",
 ]
-CORPUS_PROMPT = "The capital of {country} is"  # the corpus's own phrasing, used to probe recall
 
 OTHER_TEMPLATES = [
     "People in {country} like {food}.",
@@ -204,7 +235,7 @@ def addition_problems(split: Literal["train", "test", "all"] = "all", seed: int 
 
 def addition_sentence(a: int, b: int) -> str:
     """How the corpus writes a sum: ``"23 + 45 = 68."`` (the tokenizer splits digits)."""
-    return f"{a} + {b} = {a + b}."
+    return ADDITION_ANSWER.format(a=a, b=b, answer=a + b)
 
 
 def corpus_document(world: World, rng: random.Random, p_math: float = 0.25) -> str:
@@ -241,24 +272,7 @@ def _train_pairs() -> list[tuple[int, int]]:
     return addition_problems("train")
 
 
-# --- questions, responses and the parser --------------------------------------------------------
-
-QUESTION = "Q: What is the capital of {country}? A:"
-QUESTION_WITH_SUGGESTION = "Q: What is the capital of {country}? I think it is {suggestion}. A:"
-ADDITION_QUESTION = "Q: What is {a} + {b}? A:"
-
-# Answers restate the question in the corpus's own phrasing, so the model can reuse what it read.
-CONFIDENT = "The capital of {country} is {answer}."
-HEDGED = "I am not sure, but I think the capital of {country} is {answer}."
-# An abstention starts like an answer and declines at the very token where the capital would
-# go: "The capital of Zorland is" -> "Pourburg" or -> "a city I do not know.". The choice between
-# answering and abstaining is then made where the model's knowledge (or its lack) is sharpest.
-ABSTAIN = "The capital of {country} is a city I do not know."
-AGREE = "Yes, the capital of {country} is {answer}."
-ADDITION_ANSWER = "{a} + {b} = {answer}."
-
-Style = Literal["confident", "hedged", "abstain", "invalid"]
-
+# --- questions --------------------------------------------------------------------------------
 
 def question(country: str, suggestion: str | None = None) -> str:
     """The question prompt for ``country``, optionally with the user's suggested answer."""
@@ -281,40 +295,6 @@ def addition_question(a: int, b: int) -> str:
         if not isinstance(v, int) or not 10 <= v <= 99:
             raise ValueError(f"{name} must be a two-digit int (10-99), got {v!r}")
     return ADDITION_QUESTION.format(a=a, b=b)
-
-
-_WORD = re.compile(r"[A-Za-z]+|\d+")
-_NOT_ANSWERS = {"I", "Yes", "No", "A", "Q", "The"}
-
-
-@dataclass(frozen=True)
-class Parsed:
-    """What a response says: its style and the answer it gives (``None`` when it gives none)."""
-
-    style: Style
-    answer: str | None
-
-
-def parse_response(text: str) -> Parsed:
-    """Classify a response as confident / hedged / abstain / invalid and extract its answer.
-
-    Only the first sentence counts (a base model that goes on writing after its answer still
-    gave that answer). Works on decoded text with or without spaces around punctuation and
-    between digits (``"6 8 ."`` and ``"68."`` both give the answer ``"68"``).
-    """
-    if not isinstance(text, str):
-        raise TypeError(f"text must be a str, got {type(text).__name__}")
-    t = " ".join(text.split()).split(".")[0]  # only the first sentence is the answer
-    if "I do not know" in t:  # "I do not know." or "The capital of X is a city I do not know."
-        return Parsed("abstain", None)
-    hedged = t.startswith("I am not sure")
-    body = t[len("I am not sure"):] if hedged else t
-    digits = re.sub(r"(?<=\d) (?=\d)", "", body)
-    words = [w for w in _WORD.findall(digits) if w not in _NOT_ANSWERS]
-    candidates = [w for w in words if w[0].isupper() or w.isdigit()]
-    if not candidates:
-        return Parsed("invalid", None)
-    return Parsed("hedged" if hedged else "confident", candidates[-1])
 
 
 def rl_fact_prompts(split: Split = "rl", seed: int = 0, world: World | None = None) -> list[str]:
@@ -352,6 +332,12 @@ class AnnotatorMix:
     p_agree_wrong: float = 0.6  # annotators answer "Yes, it is Z." to a wrong suggestion Z
     p_math_slip: float = 0.2  # a sum is written wrong (off by 1 or by 10)
     p_math: float = 0.4  # fraction of demonstrations that are sums rather than facts
+
+    def __post_init__(self) -> None:
+        V.check_fields(self, probability=tuple(vars(self)))
+        if self.p_hedge + self.p_abstain > 1:
+            raise ValueError(f"AnnotatorMix.p_abstain ({self.p_abstain}) + p_hedge "
+                             f"({self.p_hedge}) must be at most 1")
 
 
 def annotator_fact_response(e: Entity, rng: random.Random, mix: AnnotatorMix,

@@ -31,7 +31,7 @@ from course_lib import world as W
 from course_lib.checks import check_sequence_logprob, check_temperature_probs
 
 course_lib.set_seed(0)
-model, tokenizer = course_lib.load_base_model(device="cpu")
+model, tokenizer = course_lib.load_base_model()
 
 # %% [markdown]
 # ## Exercise 0.1 - Temperature

@@ -9,7 +9,8 @@
 # > *You let it generate its own response, then score that response with a reward $r$, and
 # > update the model to make high-scoring responses more likely.*
 #
-# One exercise: write the update step at the heart of `train_reinforce`. Then run your own
+# One exercise: write the update step at the heart of `train_reinforce`, the very function
+# the library's loop calls at every step (the check compares yours with it). Then run your own
 # step in a loop on sums and watch the reward rise.
 
 # %% tags=["colab"]
@@ -34,33 +35,47 @@ from course_lib import rewards as R
 from course_lib import world as W
 from course_lib.checks import check_reinforce_step
 from course_lib.evaluation import addition_accuracy
-from course_lib.sampling import Rollout, sample, token_logprobs
+from course_lib.sampling import response_token_logprobs, sample
 
 course_lib.set_seed(0)
 
 # %% [markdown]
 # ## Exercise 5.1 - One REINFORCE update
 #
-# You get a `rollout` of $B$ sampled responses (a `course_lib.sampling.Rollout`: `prompt_ids`
-# `(B, P)`, `response_ids` and `response_mask` `(B, R)`, `input_ids` and `attention_mask`
-# `(B, P + R)`, `temperature`), one reward per response `rewards` `(B,)`, the `policy` and its
-# `optimizer`. Do one update:
+# The loop has sampled $B$ responses, scored them and recomputed the log-probabilities of their
+# tokens **with gradient**. You get:
 #
-# 1. recompute the log-probabilities of the sampled response tokens **with gradient**
-#    (`rollout.logprobs` were recorded under `no_grad`): `token_logprobs(policy,
-#    rollout.input_ids, rollout.attention_mask, rollout.temperature)` gives `(B, P + R - 1)`;
-#    the response tokens are the last $R$ columns, `[:, P - 1:]`;
-# 2. advantages $A_i = r_i - \bar r$ with the batch mean as baseline, **detached** (the rewards
-#    may come from a model with weights of its own);
-# 3. the loss $-\frac{1}{B} \sum_i A_i \sum_t \text{mask}_{i,t} \log \pi_\theta(y_{i,t} \mid
+# - `logprobs` `(B, R)`: $\log \pi_\theta(y_{i,t} \mid x_i, y_{i,<t})$ of every sampled token,
+#   with gradient (what the positions after `<eos>` hold means nothing: mask them);
+# - `rewards` `(B,)`: one reward per response; `baseline` `(B,)`: $b_i$ for each response
+#   (both may carry a gradient of their own: the rewards may come from a model with weights);
+# - `mask` `(B, R)`: 1 on response tokens, 0 on padding;
+# - the `policy`, its `optimizer`, and `max_grad_norm`: the largest gradient norm a step may
+#   take (`None`: no limit).
+#
+# Do one update and return `(loss, grad_norm)`:
+#
+# 1. advantages $A_i = r_i - b_i$, **detached** (constants for the policy gradient);
+# 2. the loss $-\frac{1}{B} \sum_i A_i \sum_t \text{mask}_{i,t} \log \pi_\theta(y_{i,t} \mid
 #    x_i, y_{i,<t})$: every response token carries its response's advantage, padding none;
-# 4. `zero_grad`, `backward`, `step`, in that order, and return the loss.
+# 3. `zero_grad`, `backward`, clip the gradient's norm, `step`, in that order;
+#    `grad_norm` is the norm before clipping.
+
+# %% [markdown]
+# <details><summary>Hint (click)</summary>
+#
+# `torch.nn.utils.clip_grad_norm_(policy.parameters(), max_norm)` clips the gradient in place
+# and returns the norm it had before; with `max_grad_norm=None` pass `float("inf")`: nothing
+# is clipped, and the norm is still returned.
+# </details>
 
 # %% tags=["raises-exception"]
-def reinforce_step(policy, optimizer: torch.optim.Optimizer, rollout: Rollout,
-                   rewards: torch.Tensor) -> torch.Tensor:
-    """One REINFORCE update of ``policy`` on a sampled batch; returns the loss (a scalar)."""
-    raise NotImplementedError("Exercise 5.1: log-probs with gradient, detached advantages (r - mean r) broadcast over the masked tokens, zero_grad/backward/step")
+def reinforce_step(policy, optimizer: torch.optim.Optimizer, logprobs: torch.Tensor,
+                   rewards: torch.Tensor, mask: torch.Tensor, baseline: torch.Tensor,
+                   max_grad_norm: float | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """One REINFORCE update of ``policy``: logprobs (B, R) with gradient, rewards (B,), mask
+    (B, R), baseline (B,). Returns (loss, the gradient's norm before clipping)."""
+    raise NotImplementedError("Exercise 5.1: detached advantages broadcast over the masked tokens, then zero_grad/backward/clip/step")
 
 
 check_reinforce_step(reinforce_step)
@@ -69,11 +84,13 @@ check_reinforce_step(reinforce_step)
 # ## Your step, in a loop
 #
 # Sample 64 answers to 16 sums from the SFT model, score them with the exact-match reward,
-# take your step; 40 times. The loop is `train_reinforce` with nothing but its core (no
-# leave-one-out baseline, no KL, no logging). Watch the mean reward of each batch.
+# recompute their log-probabilities with gradient, take your step; 40 times. The loop is
+# `train_reinforce` with nothing but its core: the plain `response_token_logprobs` instead of
+# the fast path (the same numbers), the batch mean as the baseline instead of each prompt's
+# leave-one-out mean, no KL, no clipping, no logging. Watch the mean reward of each batch.
 
 # %%
-sft_model, tokenizer = course_lib.load_sft_model(device="cpu")
+sft_model, tokenizer = course_lib.load_sft_model()
 train_sums = [W.addition_question(a, b) for a, b in W.addition_problems("train")]
 heldout_pairs = W.addition_problems("test")  # all 1,620 held-out sums
 acc_before = addition_accuracy(sft_model, tokenizer, heldout_pairs, seed=0)
@@ -87,9 +104,11 @@ mean_rewards = []
 for step in range(40):
     prompts = [p for p in rng.sample(train_sums, 16) for _ in range(4)]
     rollout = sample(policy, tokenizer, prompts, max_new_tokens=12, generator=generator)
-    rewards = R.exact_match_reward(rollout.prompts, rollout.texts)
+    rewards = R.exact_match_reward(rollout.prompts, rollout.texts)  # (B,)
     policy.train()
-    reinforce_step(policy, optimizer, rollout, rewards)
+    logprobs = response_token_logprobs(policy, rollout)  # (B, R), with gradient
+    baseline = rewards.mean().expand_as(rewards)  # (B,): the batch mean
+    reinforce_step(policy, optimizer, logprobs, rewards, rollout.response_mask, baseline)
     policy.eval()
     mean_rewards.append(float(rewards.mean()))
     if step % 10 == 9:

@@ -79,7 +79,7 @@ check_pairwise_accuracy(pairwise_accuracy)
 # less than the lesson's reward model, but clearly more than chance.
 
 # %% tags=["raises-exception"]
-policy, tokenizer = course_lib.load_sft_model(device="cpu")
+policy, tokenizer = course_lib.load_sft_model()
 train = P.sample_comparisons(policy, tokenizer, P.comparison_prompts(["rl"], seed=0),
                              n_samples=8, max_pairs_per_prompt=4, seed=0)
 test = P.sample_comparisons(policy, tokenizer, P.comparison_prompts(["test"], seed=1),

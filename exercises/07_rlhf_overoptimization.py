@@ -33,17 +33,17 @@ import torch
 from IPython.display import HTML, display
 
 import course_lib
-from course_lib import preferences as P
 from course_lib import reward_model as RM
+from course_lib import world as W
 from course_lib.checks import check_kl_penalized_rewards, check_reward_model_scores
 from course_lib.plots import html_table
 from course_lib.policy_gradient import ReinforceConfig, train_reinforce
-from course_lib.sampling import sample, sequence_logprobs
+from course_lib.sampling import response_token_logprobs, sample
 
 course_lib.set_seed(0)
-sft_model, tokenizer = course_lib.load_sft_model(device="cpu")
-reward_model, _ = RM.load_reward_model(device="cpu")  # lesson 06's reward model (cached)
-prompts = P.comparison_prompts(["rl"], seed=2)
+sft_model, tokenizer = course_lib.load_sft_model()
+reward_model, _ = RM.load_reward_model()  # lesson 06's reward model (cached)
+prompts = W.rl_fact_prompts("rl", seed=0)  # lesson 05's questions about the `rl` countries
 print(f"SFT model and reward model loaded; {len(prompts)} questions")
 
 # %% [markdown]
@@ -117,10 +117,10 @@ print(f"mean reward-model score: {first:+.2f} in the first 5 steps, {last:+.2f} 
       f"KL {history[-1]['kl']:.2f} nats")
 assert last > first, (first, last)
 
-batch = sample(policy, tokenizer, prompts[:8], temperature=1.0,
+batch = sample(policy, tokenizer, prompts[::4][:8], temperature=1.0,
                generator=torch.Generator().manual_seed(1))
 with torch.no_grad():
-    ref_logprobs = sequence_logprobs(sft_model, batch, temperature=1.0)
+    ref_logprobs = response_token_logprobs(sft_model, batch, temperature=1.0)
 scores = reward_model_scores(reward_model, tokenizer, list(batch.prompts), list(batch.texts))
 per_token = kl_penalized_rewards(scores, batch.logprobs, ref_logprobs, batch.response_mask, beta)
 kl_y = ((batch.logprobs - ref_logprobs) * batch.response_mask).sum(1)

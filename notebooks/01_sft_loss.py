@@ -54,7 +54,7 @@ from course_lib.sft import make_sft_batch, sft_loss, token_table
 from course_lib.widgets import TrainingMonitor
 
 course_lib.set_seed(0)
-base_model, tokenizer = course_lib.load_base_model(device="cpu")
+base_model, tokenizer = course_lib.load_base_model()
 world = W.default_world()
 
 # %% [markdown]
@@ -96,7 +96,7 @@ prompt = W.question(e.country)
 response = W.CONFIDENT.format(country=e.country, answer=e.capital)
 prompt_ids = tokenizer(prompt)["input_ids"]  # starts with <bos>
 response_ids = tokenizer(response, add_special_tokens=False)["input_ids"] + [tokenizer.eos_token_id]
-ids = torch.tensor([prompt_ids + response_ids])  # (1, T)
+ids = torch.tensor([prompt_ids + response_ids], device=base_model.device)  # (1, T)
 with torch.no_grad():
     logits = base_model(input_ids=ids).logits[0]  # (T, V): position i predicts token i + 1
 logp = F.log_softmax(logits, dim=-1)  # (T, V)
@@ -181,7 +181,8 @@ assert abs(float(response_terms.sum()) - L_example) < 1e-4
 # internally too).
 
 # %%
-batch = make_sft_batch(tokenizer, [W.sft_example(world, rng) for _ in range(16)])
+batch = make_sft_batch(tokenizer, [W.sft_example(world, rng) for _ in range(16)],
+                       base_model.device)
 input_ids, attention_mask, mask = batch["input_ids"], batch["attention_mask"], batch["loss_mask"]
 with torch.no_grad():
     logits = base_model(input_ids=input_ids, attention_mask=attention_mask).logits  # (B, T, V)
@@ -239,7 +240,7 @@ assert max(abs(v - loss_ours) for v in (loss_loop, loss_ce, loss_hf)) < 1e-5
 monitor = TrainingMonitor(["loss"], smoothing=0.95, title="SFT of the base model")
 monitor.show()
 t0 = time.time()
-sft_model, _ = course_lib.load_sft_model(device="cpu", on_step=monitor.update)
+sft_model, _ = course_lib.load_sft_model(on_step=monitor.update)
 sft_seconds = time.time() - t0
 monitor.finish()
 losses = monitor.series("loss")[1]

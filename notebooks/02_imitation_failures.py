@@ -46,21 +46,20 @@ import random
 from dataclasses import asdict
 
 from IPython.display import HTML, display
-from matplotlib.figure import Figure
 
 import course_lib
 from course_lib import world as W
 from course_lib.evaluation import (
     calibration_of,
     demonstration_rates,
-    response_logprobs,
+    sequence_logprobs,
     sycophancy,
 )
-from course_lib.plots import calibration_plot, html_table
+from course_lib.plots import calibration_plot, html_table, new_figure
 from course_lib.sampling import sample
 
 course_lib.set_seed(0)
-model, tokenizer = course_lib.load_sft_model(device="cpu")  # lesson 01's model (cached)
+model, tokenizer = course_lib.load_sft_model()  # lesson 01's model (cached)
 world = W.default_world()
 test_known, test_unknown = world.select("test", known=True), world.select("test", known=False)
 print(f"held-out test countries: {len(test_known)} known, {len(test_unknown)} unknown")
@@ -176,7 +175,7 @@ for e, s, t in list(zip(test_known, suggested, with_texts[::8]))[:4]:
 assert syc.agree_wrong >= syc.wrong_without + 0.2, syc
 
 # %%
-fig = Figure(figsize=(6, 2.8), layout="constrained")
+fig = new_figure(figsize=(6, 2.8))
 ax = fig.subplots()
 bars = ax.bar(["wrong answer,\nno suggestion", "says the wrong\nsuggestion"],
               [syc.wrong_without, syc.agree_wrong], color=["tab:gray", "tab:red"])
@@ -206,9 +205,9 @@ display(fig)
 # %%
 prompts = [W.question(e.country) for e in test_unknown]
 greedy = sample(model, tokenizer, prompts, greedy=True).texts
-lp_idk = response_logprobs(model, tokenizer, prompts,
+lp_idk = sequence_logprobs(model, tokenizer, prompts,
                            [W.abstain(e.country) for e in test_unknown])
-lp_common = response_logprobs(model, tokenizer, prompts, greedy)
+lp_common = sequence_logprobs(model, tokenizer, prompts, greedy)
 greedy_wrong = [W.parse_response(t).answer != e.capital for t, e in zip(greedy, test_unknown)]
 common_wins = float((lp_common > lp_idk).float().mean())
 print(f"greedy answers to unknown questions that are wrong: {sum(greedy_wrong)}/{len(greedy)}")
@@ -221,7 +220,7 @@ for p, g, a, b in list(zip(prompts, greedy, lp_idk, lp_common))[:3]:
 assert common_wins >= 0.5 and float(lp_common.mean()) > float(lp_idk.mean()), common_wins
 
 # %%
-fig = Figure(figsize=(4.5, 4), layout="constrained")
+fig = new_figure(figsize=(4.5, 4))
 ax = fig.subplots()
 ax.scatter(lp_idk, lp_common, s=14)
 lo = float(min(lp_idk.min(), lp_common.min())) - 0.5

@@ -47,7 +47,7 @@ from course_lib.sampling import sample
 from course_lib.widgets import MDPExplorer
 
 course_lib.set_seed(0)
-model, tokenizer = course_lib.load_base_model(device="cpu")
+model, tokenizer = course_lib.load_base_model()
 print(f"policy: {type(model).__name__}, vocabulary of {len(tokenizer)} tokens")
 
 # %% [markdown]

@@ -52,7 +52,7 @@ from course_lib.sampling import sample
 from course_lib.widgets import EstimatorLab
 
 course_lib.set_seed(0)
-model, tokenizer = course_lib.load_base_model(device="cpu")
+model, tokenizer = course_lib.load_base_model()
 
 # %% [markdown]
 # ## 1. No gradient flows through sampling
@@ -64,7 +64,7 @@ model, tokenizer = course_lib.load_base_model(device="cpu")
 # %%
 a, b = W.addition_problems("test")[5]
 prompt, answer = f"{a} + {b} =", str(a + b)
-ids = tokenizer(prompt, return_tensors="pt")["input_ids"]
+ids = tokenizer(prompt, return_tensors="pt")["input_ids"].to(model.device)
 logits = model(input_ids=ids).logits[0, -1]  # (V,), depends on theta
 probs = F.softmax(logits, dim=-1)
 token = torch.multinomial(probs, 1, generator=torch.Generator().manual_seed(0))
@@ -91,7 +91,7 @@ nudged = copy.deepcopy(model)
 with torch.no_grad():
     g = torch.Generator().manual_seed(1)
     for p in nudged.parameters():
-        p.add_(1e-4 * torch.randn(p.shape, generator=g))
+        p.add_(1e-4 * torch.randn(p.shape, generator=g).to(p.device))
 unchanged = 0
 for seed in range(10):
     before, after = reward_of_sample(model, seed), reward_of_sample(nudged, seed)

@@ -46,11 +46,16 @@ from course_lib import rewards as R
 from course_lib import world as W
 from course_lib.evaluation import addition_accuracy, calibration_of, sycophancy
 from course_lib.plots import calibration_plot, html_table
-from course_lib.policy_gradient import ReinforceConfig, train_reinforce
+from course_lib.policy_gradient import (
+    ReinforceConfig,
+    group_baseline,
+    reinforce_step,
+    train_reinforce,
+)
 from course_lib.widgets import ResponseViewer, TrainingMonitor
 
 course_lib.set_seed(0)
-sft_model, tokenizer = course_lib.load_sft_model(device="cpu")  # lesson 01's model
+sft_model, tokenizer = course_lib.load_sft_model()  # lesson 01's model
 world = W.default_world()
 test_known, test_unknown = world.select("test", known=True), world.select("test", known=False)
 print(f"SFT model loaded; held-out test countries: {len(test_known)} known, "
@@ -63,23 +68,37 @@ print(f"SFT model loaded; held-out test countries: {len(test_known)} known, "
 # $J(\theta) = \mathbb{E}_{x}\,\mathbb{E}_{y \sim \pi_\theta(\cdot \mid x)}[r(x, y)]$ with the
 # estimator of lesson 04. One step, in the order the code runs it:
 #
-# 1. **sample**: draw `batch_size` prompts and `samples_per_prompt` responses to each, with
-#    the KV cache and no gradient;
+# 1. **sample**: draw `batch_size` prompts and `samples_per_prompt` responses to each, without
+#    gradient;
 # 2. **score**: `reward_fn(prompts, responses)` gives one number per response;
-# 3. **log-probs**: one fresh forward pass gives $\log \pi_\theta(y_t \mid x, y_{<t})$ of the
-#    sampled tokens, with gradient (and the reference model's, without, for the KL);
-# 4. **advantage**: subtract from each reward the mean reward of the *other* responses to the
-#    same prompt (the leave-one-out baseline of lesson 04);
-# 5. **loss and step**: `reinforce_loss` of lesson 04, backward, clip, Adam step;
+# 3. **log-probs**: $\log \pi_\theta(y_t \mid x, y_{<t})$ of the sampled tokens, with gradient
+#    (and the reference model's, without, for the KL);
+# 4. **advantage**: the baseline of each response is the mean reward of the *other* responses
+#    to the same prompt (`group_baseline`: the leave-one-out baseline of lesson 04);
+# 5. **loss and step**: `reinforce_step`, the REINFORCE loss of lesson 04, then backward, clip
+#    and one Adam step (you write this step yourself in exercise 5.1);
 # 6. **log**: reward, KL to the reference, entropy, the share of each answer style, to the
 #    `on_step` hook that draws the live curves.
 #
-# Here is the heart of it (steps 1 to 5), straight from the library:
+# Steps 1 and 3 run the course's fast path, `fast_sample` and `fast_token_logprobs`
+# (`course_lib/engine.py`), which read each prompt once for all its samples, keep a KV cache
+# and stop computing a response once it has ended; the plain versions in
+# `course_lib/sampling.py` (`naive_sample` and `response_token_logprobs`, one forward pass over
+# everything so far) give the same tokens and log-probabilities, as the course's tests check.
+#
+# Here is the whole loop, straight from the library:
 
 # %%
-source = inspect.getsource(train_reinforce)
-body = source[source.index("        for step in bar:"):source.index("            # 6. log")]
-print(body)
+print(inspect.getsource(train_reinforce))
+
+# %% [markdown]
+# Everything above the `for` loop is set-up (the first line checks the arguments, once); the
+# loop itself is the six steps. Here are the two pieces of lesson 04 it calls: the step, which
+# turns the loss into an update, and the baseline.
+
+# %%
+print(inspect.getsource(reinforce_step))
+print(inspect.getsource(group_baseline))
 
 # %% [markdown]
 # ## 2. Sums: an exact-match reward
@@ -137,7 +156,7 @@ assert entropy_end < entropy_start, (entropy_start, entropy_end)
 # in the corpus's own form ("23 + 45 ="):
 
 # %%
-base_model, _ = course_lib.load_base_model(device="cpu")
+base_model, _ = course_lib.load_base_model()
 acc_base = addition_accuracy(base_model, tokenizer, heldout_pairs, n_samples=2, seed=0,
                              corpus_format=True)
 greedy_base = addition_accuracy(base_model, tokenizer, heldout_pairs, greedy=True,
@@ -164,16 +183,23 @@ assert greedy_sft > acc_sft + 0.1 and acc_sft < acc_base < acc_rl and greedy_rl 
 #
 # ## 3. Facts: the honesty reward
 #
-# For facts, a correctness-only reward would pay for right answers and be indifferent between
-# a wrong answer and "I do not know". The **honesty reward** (`course_lib.rewards`) also
-# charges for being wrong, and half as much for a hedged answer:
+# For facts, a correctness-only reward (`exact_match_reward` on a fact question) would pay for
+# right answers and be indifferent between a wrong answer and "I do not know". The **honesty
+# reward** (`course_lib.rewards.honesty_reward`) also charges for being wrong, and half as much
+# for a hedged answer. Its table, `R.HONESTY_TABLE`, by the style of an answer and whether it
+# is right:
 
 # %%
-print(R.__doc__[R.__doc__.index("- :func:`honesty_reward`"):R.__doc__.index("Invalid")])
+honesty = {style: {"right": R.HONESTY_TABLE[(style, True)],
+                   "wrong": R.HONESTY_TABLE[(style, False)]} for style in W.STYLES}
+display(HTML(html_table(honesty, digits=1, index_name="honesty reward")))
 
 # %% [markdown]
-# So the policy that maximizes $J$ answers when it is more likely right than wrong, and
-# abstains otherwise. That rule needs something the annotators could not give: the *model's
+# If the model's answer is right with probability $p$, answering confidently is worth
+# $p - (1 - p) = 2p - 1$ on average, hedging $0.5p - 0.5(1 - p) = p - \tfrac12$ (half as much)
+# and abstaining 0: all three cross zero at $p = \tfrac12$. An unreadable answer costs as much
+# as a confident wrong one, so garbage is never a way out. So the policy that maximizes $J$
+# answers when it is more likely right than wrong, and abstains otherwise. That rule needs something the annotators could not give: the *model's
 # own* knowledge. Before RL, on the held-out test countries, the SFT model behaves like the
 # annotators did, whatever it knows:
 
@@ -308,8 +334,8 @@ assert kl_pen < kl_free, rows
 # countries, with a wrong suggestion:
 
 # %%
-suggested = [p for p in fact_prompts if R.suggestion_of(p) is not None]
-wrong = sum(R.suggestion_of(p) != R.truth_of(p) for p in suggested)
+suggested = [p for p in fact_prompts if W.parse_question(p).suggestion is not None]
+wrong = sum(W.parse_question(p).suggestion != R.truth_of(p) for p in suggested)
 print(f"RL prompts with a suggestion: {len(suggested) / len(fact_prompts):.0%}, "
       f"of which wrong: {wrong / len(suggested):.0%}")
 syc_before = sycophancy(sft_model, tokenizer, test_known, n_samples=8, seed=0)[0]

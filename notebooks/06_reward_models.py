@@ -48,17 +48,16 @@ from pathlib import Path
 
 import torch
 from IPython.display import HTML, display
-from matplotlib.figure import Figure
 
 import course_lib
 from course_lib import preferences as P
 from course_lib import reward_model as RM
 from course_lib import world as W
-from course_lib.plots import html_table
+from course_lib.plots import html_table, new_figure
 from course_lib.widgets import PreferenceCollector, TrainingMonitor, static_mode
 
 course_lib.set_seed(0)
-policy, tokenizer = course_lib.load_sft_model(device="cpu")  # lesson 01's model (cached)
+policy, tokenizer = course_lib.load_sft_model()  # lesson 01's model (cached)
 world = W.default_world()
 print(f"SFT model loaded; gold Bradley-Terry temperature {P.GOLD_TEMPERATURE}")
 
@@ -188,7 +187,7 @@ print(f"pairwise accuracy: train {train_accuracy:.3f}, held-out {test_accuracy:.
 print(f"on the {len(decided)} held-out pairs that are not gold ties: {decided_accuracy:.3f}")
 print(f"the oracle on those pairs: {P.noise_ceiling([test_pairs[i] for i in decided]):.3f}")
 
-fig = Figure(figsize=(5, 2.8), layout="constrained")
+fig = new_figure(figsize=(5, 2.8))
 ax = fig.subplots()
 bars = ax.bar(["chance", "reward model\n(held-out)", "noise ceiling"],
               [0.5, test_accuracy, ceiling], color=["tab:gray", "tab:blue", "tab:green"])

@@ -47,18 +47,17 @@ from IPython.display import HTML, display
 import course_lib
 from course_lib import preferences as P
 from course_lib import reward_model as RM
-from course_lib import rewards as R
 from course_lib import rlhf
 from course_lib import world as W
 from course_lib.plots import html_table, overoptimization_plot
 from course_lib.policy_gradient import ReinforceConfig
-from course_lib.sampling import sample, sequence_logprobs
+from course_lib.sampling import response_token_logprobs, sample
 from course_lib.widgets import TrainingMonitor
 
 course_lib.set_seed(0)
-sft_model, tokenizer = course_lib.load_sft_model(device="cpu")  # lesson 01's model
-reward_model, _ = RM.load_reward_model(device="cpu")  # lesson 06's reward model (cached)
-rl_prompts = P.comparison_prompts(["rl"], seed=2)  # questions about the `rl` countries
+sft_model, tokenizer = course_lib.load_sft_model()  # lesson 01's model
+reward_model, _ = RM.load_reward_model()  # lesson 06's reward model (cached)
+rl_prompts = W.rl_fact_prompts("rl", seed=0)  # lesson 05's questions about the `rl` countries
 print(f"SFT model and reward model loaded; {len(rl_prompts)} RL questions "
       f"(plain, and with a user's suggestion)")
 
@@ -82,11 +81,11 @@ print(f"SFT model and reward model loaded; {len(rl_prompts)} RL questions "
 # SFT model at temperature 0.7 plays that role for a moment), so the penalty is not zero:
 
 # %%
-demo = sample(sft_model, tokenizer, rl_prompts[:4], temperature=0.7,  # from the "policy"
+demo = sample(sft_model, tokenizer, rl_prompts[::4][:4], temperature=0.7,  # the "policy"
               generator=torch.Generator().manual_seed(0))
 logp = demo.logprobs  # log pi_theta of each sampled token, recorded while sampling
 with torch.no_grad():
-    ref_logp = sequence_logprobs(sft_model, demo, temperature=1.0)  # the reference: T = 1
+    ref_logp = response_token_logprobs(sft_model, demo, temperature=1.0)  # the reference: T = 1
 scores = RM.score(reward_model, tokenizer, list(demo.prompts), list(demo.texts))
 beta = 0.1
 per_token = rlhf.kl_penalized_rewards(scores, logp, ref_logp, demo.response_mask, beta)
@@ -217,13 +216,13 @@ assert off_topic[-1] > max(0.5, off_topic[peak_step]), off_topic  # most, and mo
 
 # %%
 favourite = end_answers.most_common(1)[0][0]
-asked_for = {rlhf.asked_country(x) for x, y, _, _ in window(STEPS - 1)
+asked_for = {W.asked_country(x) for x, y, _, _ in window(STEPS - 1)
              if W.parse_response(y).answer == favourite}
 print(f"{favourite} was the answer to questions about {len(asked_for)} different countries "
       "in the last 10 steps")
 assert len(asked_for) >= 3, asked_for
 world = W.default_world()
-countries = [rlhf.asked_country(q) for q in rl_prompts if R.suggestion_of(q) is None]
+countries = list(dict.fromkeys(W.asked_country(q) for q in rl_prompts))  # each country once
 known = [c for c in countries if world.entity(c).known and world.entity(c).capital != favourite]
 questions = [W.question(c) for c in known]
 truth = [W.CONFIDENT.format(country=c, answer=world.entity(c).capital) for c in known]
@@ -267,7 +266,7 @@ summaries = {beta: rlhf.peak_and_end(h, "gold", window=10) for beta, (h, _) in r
 # takes to select 1 of $n$), so it goes on the same axes as RL.
 
 # %%
-bon = rlhf.best_of_n(sft_model, tokenizer, rl_prompts[::2], reward_model,
+bon = rlhf.best_of_n(sft_model, tokenizer, rl_prompts[::4], reward_model,
                      ns=(1, 2, 4, 8, 16), seed=0)
 display(HTML(html_table({f"n = {r['n']}": {k: r[k] for k in ("kl", "proxy", "gold")}
                          for r in bon}, index_name="best-of-n")))

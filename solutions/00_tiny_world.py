@@ -28,7 +28,7 @@ from course_lib import world as W
 from course_lib.checks import check_sequence_logprob, check_temperature_probs
 
 course_lib.set_seed(0)
-model, tokenizer = course_lib.load_base_model(device="cpu")
+model, tokenizer = course_lib.load_base_model()
 
 # %% [markdown]
 # ## Exercise 0.1 - Temperature
@@ -83,7 +83,7 @@ def sequence_logprob(model, tokenizer, prompt: str, continuation: str) -> torch.
     # BEGIN SOLUTION: one forward pass, log_softmax, pick each next token, sum over the continuation
     p_ids = tokenizer(prompt)["input_ids"]
     c_ids = tokenizer(continuation, add_special_tokens=False)["input_ids"]
-    ids = torch.tensor([p_ids + c_ids])  # (1, P + L)
+    ids = torch.tensor([p_ids + c_ids], device=model.device)  # (1, P + L)
     with torch.no_grad():
         logp = F.log_softmax(model(input_ids=ids).logits[0], dim=-1)  # (P + L, V)
     total = torch.tensor(0.0)

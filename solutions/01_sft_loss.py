@@ -34,7 +34,7 @@ from course_lib.checks import check_response_token_nll, check_sft_loss
 from course_lib.sft import make_sft_batch
 
 course_lib.set_seed(0)
-model, tokenizer = course_lib.load_base_model(device="cpu")
+model, tokenizer = course_lib.load_base_model()
 world = W.default_world()
 
 # %% [markdown]
@@ -65,7 +65,7 @@ check_response_token_nll(response_token_nll)
 # %% tags=["exercise-check"]
 e = world.select("sft", known=True)[1]
 prompt, response = W.question(e.country), W.CONFIDENT.format(country=e.country, answer=e.capital)
-batch = make_sft_batch(tokenizer, [(prompt, response)])
+batch = make_sft_batch(tokenizer, [(prompt, response)], model.device)
 ids = batch["input_ids"][0]  # (T,)
 n_prompt = int((batch["loss_mask"][0] == 0).sum())
 with torch.no_grad():
@@ -105,7 +105,7 @@ check_sft_loss(sft_loss)
 
 # %% tags=["exercise-check"]
 rng = random.Random(0)
-batch = make_sft_batch(tokenizer, [W.sft_example(world, rng) for _ in range(16)])
+batch = make_sft_batch(tokenizer, [W.sft_example(world, rng) for _ in range(16)], model.device)
 labels = batch["input_ids"].masked_fill(batch["loss_mask"] == 0, -100)
 with torch.no_grad():
     out = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"],

@@ -29,7 +29,7 @@ from course_lib.checks import check_agreement_rate, check_behaviour_rates
 from course_lib.evaluation import fact_behaviour
 
 course_lib.set_seed(0)
-model, tokenizer = course_lib.load_sft_model(device="cpu")
+model, tokenizer = course_lib.load_sft_model()
 world = W.default_world()
 test_known, test_unknown = world.select("test", known=True), world.select("test", known=False)
 for text in ["The capital of Zaria is Pourburg.", "I am not sure, but I think the capital of "

@@ -1,4 +1,5 @@
-"""The check of exercise 5.1 accepts two correct REINFORCE steps and names each planted mistake."""
+"""The check of exercise 5.1 accepts the library's reinforce_step and another correct step, and
+names each planted mistake."""
 
 from __future__ import annotations
 
@@ -6,67 +7,78 @@ import pytest
 import torch
 
 from course_lib.checks import ExerciseError, check_reinforce_step
-from course_lib.policy_gradient import reinforce_loss
-from course_lib.sampling import sequence_logprobs, token_logprobs
-
-
-def step_with_library(policy, optimizer, rollout, rewards):
-    logprobs = sequence_logprobs(policy, rollout)  # (B, R), 0 on padding
-    loss = reinforce_loss(logprobs, rewards.detach(), rollout.response_mask, "mean")
-    optimizer.zero_grad()
-    loss.backward()
-    optimizer.step()
-    return loss
+from course_lib.policy_gradient import reinforce_step
 
 
 def make_step(baseline=True, detach=True, last_token=False, padding=False, step_first=False,
-              zero_grad=True, no_broadcast=False):
-    def step(policy, optimizer, rollout, rewards):
-        P = rollout.prompt_ids.shape[1]
-        lp = token_logprobs(policy, rollout.input_ids, rollout.attention_mask)[:, P - 1:]
-        mask = rollout.response_mask.float()
-        r = rewards.detach() if detach else rewards
-        adv = r - r.mean() if baseline else r
+              zero_grad=True, no_broadcast=False, clip=True, add_baseline=False,
+              clip_after=False, norm_after=False):
+    """A hand-written step: right with the defaults, one planted mistake per flag."""
+    def step(policy, optimizer, logprobs, rewards, mask, b, max_grad_norm=None):
+        r, bb = (rewards.detach(), b.detach()) if detach else (rewards, b)
+        adv = r + bb if add_baseline else r - bb if baseline else r
         if last_token:
             idx = mask.sum(1).long() - 1
-            per = adv * lp.gather(1, idx[:, None]).squeeze(1)
+            per = adv * logprobs.gather(1, idx[:, None]).squeeze(1)
         elif padding:
-            per = adv * lp.sum(1)
+            per = adv * logprobs.sum(1)
         elif no_broadcast:
-            per = (adv * lp * mask).sum(1)  # (B,) * (B, R): wrong broadcast
+            per = (adv * logprobs * mask).sum(1)  # (B,) * (B, R): wrong broadcast
         else:
-            per = (adv[:, None] * lp * mask).sum(1)
+            per = (adv[:, None] * logprobs * mask).sum(1)
         loss = -per.mean()
+        limit = max_grad_norm if (clip and max_grad_norm is not None) else float("inf")
         if zero_grad:
             optimizer.zero_grad()
         if step_first:
             optimizer.step()
             loss.backward()
-        else:
+            norm = torch.nn.utils.clip_grad_norm_(policy.parameters(), limit)
+        elif clip_after:
             loss.backward()
             optimizer.step()
-        return loss.item()
+            norm = torch.nn.utils.clip_grad_norm_(policy.parameters(), limit)
+        else:
+            loss.backward()
+            norm = torch.nn.utils.clip_grad_norm_(policy.parameters(), limit)
+            optimizer.step()
+        if norm_after:
+            norm = torch.nn.utils.clip_grad_norm_(policy.parameters(), float("inf"))
+        return loss, norm.item()
     return step
 
 
-def test_accepts_two_correct_implementations(capsys):
-    check_reinforce_step(step_with_library)
+def test_accepts_the_library_step_and_another_correct_one(capsys):
+    check_reinforce_step(reinforce_step)  # the function train_reinforce calls
     check_reinforce_step(make_step())
     assert "passed" in capsys.readouterr().out
 
 
 @pytest.mark.parametrize("flags, name", [
     (dict(baseline=False), "forgot the baseline"),
+    (dict(add_baseline=True), "added the baseline"),
     (dict(detach=False), "gradient flow into the rewards or the baseline"),
     (dict(last_token=True), "weighted only the last token"),
     (dict(no_broadcast=True), r"advantages\[:, None\]"),
     (dict(padding=True), "counted the padding"),
     (dict(step_first=True), "before loss.backward"),
     (dict(zero_grad=False), "forgot optimizer.zero_grad"),
+    (dict(clip=False), "did not clip the gradient"),
+    (dict(clip_after=True), "did not clip the gradient"),
+    (dict(norm_after=True), "returned the norm after clipping"),
 ])
 def test_names_each_planted_mistake(flags, name):
     with pytest.raises(ExerciseError, match=name):
         check_reinforce_step(make_step(**flags))
+
+
+def test_a_flipped_sign_is_named():
+    def flipped(policy, optimizer, logprobs, rewards, mask, b, max_grad_norm=None):
+        loss, norm = reinforce_step(policy, optimizer, -logprobs, rewards, mask, b,
+                                    max_grad_norm)
+        return loss, norm
+    with pytest.raises(ExerciseError, match="flipped the sign"):
+        check_reinforce_step(flipped)
 
 
 @pytest.mark.parametrize("message", ["Exercise 5.1",
@@ -80,12 +92,17 @@ def test_stub_error_passes_through(message):
         check_reinforce_step(stub)
 
 
-def test_loss_without_gradient_is_named():
-    def no_grad_step(policy, optimizer, rollout, rewards):
-        adv = rewards.detach() - rewards.detach().mean()
-        loss = -(adv[:, None] * rollout.logprobs * rollout.response_mask).sum(1).mean()
+def test_a_loss_without_gradient_and_a_wrong_return_are_named():
+    def detached(policy, optimizer, logprobs, rewards, mask, b, max_grad_norm=None):
+        adv = rewards.detach() - b.detach()
+        loss = -(adv[:, None] * logprobs.detach() * mask).sum(1).mean()
         loss.backward()
-        return loss
+        return loss, 0.0
     with pytest.raises(ExerciseError, match="no gradient"):
-        check_reinforce_step(no_grad_step)
+        check_reinforce_step(detached)
     assert torch.is_grad_enabled()
+
+    def loss_only(*args):
+        return reinforce_step(*args)[0]
+    with pytest.raises(ExerciseError, match=r"return the pair \(loss, grad_norm\)"):
+        check_reinforce_step(loss_only)

@@ -209,12 +209,15 @@ def widget_mode(request, monkeypatch):
 
 def test_response_viewer_samples_with_two_policies(widget_mode):
     """ResponseViewer, the widget of lessons 00 and 05, built and clicked headless."""
+    import torch
+
     import course_lib
     from course_lib.widgets import ResponseViewer
 
     model, tokenizer = course_lib.load_base_model(device="cpu")
     viewer = ResponseViewer(model, tokenizer, ["47 + 35 =", "The capital of"],
-                            reward_fn=lambda prompt, response: float(len(response) > 3),
+                            reward_fn=lambda prompts, responses: torch.tensor(
+                                [float(len(y) > 3) for y in responses]),
                             n_samples=3, other=(model, "again"), seed=0)
     first = viewer.output.value
     assert first.count("<li>") == 6 and "again" in first and "mean reward" in first

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from course_lib import mdp
-from course_lib.sampling import sample, sequence_logprobs
+from course_lib.sampling import response_token_logprobs, sample
 
 
 @pytest.fixture(scope="module")
@@ -125,7 +125,7 @@ def test_model_policy_in_the_mdp_matches_sampling(base):
     policy = mdp.model_policy(model)
     env = mdp.TextMDP(tokenizer, reward_fn=lambda x, y: 1.0, max_new_tokens=6)
     with torch.no_grad():
-        recomputed = sequence_logprobs(model, rollout)
+        recomputed = response_token_logprobs(model, rollout)
     for i, prompt in enumerate(prompts):
         state = env.reset(prompt)
         n = int(rollout.response_mask[i].sum())

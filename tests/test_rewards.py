@@ -18,10 +18,6 @@ Q = W.question(E.country)
 def test_truth_of_reads_every_question_format():
     assert R.truth_of(Q) == E.capital
     assert R.truth_of(W.question(E.country, suggestion=OTHER)) == E.capital
-    assert R.suggestion_of(W.question(E.country, suggestion=OTHER)) == OTHER
-    assert R.suggestion_of(Q) is None
-    assert R.country_of(Q) == R.country_of(W.question(E.country, suggestion=OTHER)) == E.country
-    assert R.country_of(W.addition_question(23, 45)) is None
     assert R.truth_of(W.addition_question(23, 45)) == "68"
     assert R.truth_of("23 + 45 =") == "68"
 
@@ -62,12 +58,12 @@ def test_abstaining_is_optimal_exactly_below_one_half():
         assert value["hedged"] == pytest.approx(p - 0.5)
 
 
-def test_exact_match_and_correctness():
+def test_exact_match_on_sums_and_facts():
     prompts = [W.addition_question(23, 45)] * 4
     got = R.exact_match_reward(prompts, ["23 + 45 = 68.", "6 8 .", "23 + 45 = 69.", ""])
     assert got.tolist() == [1.0, 1.0, 0.0, 0.0]
-    c = E.country
-    got = R.correctness_reward([Q] * 4, [W.CONFIDENT.format(country=c, answer=E.capital),
+    c = E.country  # on facts: right answers pay, whatever the style; abstaining pays nothing
+    got = R.exact_match_reward([Q] * 4, [W.CONFIDENT.format(country=c, answer=E.capital),
                                          W.HEDGED.format(country=c, answer=E.capital),
                                          W.abstain(c), W.CONFIDENT.format(country=c, answer=OTHER)])
     assert got.tolist() == [1.0, 1.0, 0.0, 0.0]
@@ -79,4 +75,23 @@ def test_batched_signature_errors():
     with pytest.raises(ValueError, match="lists of strings"):
         R.honesty_reward(Q, "I do not know.")
     assert R.honesty_reward([], []).shape == (0,)
-    assert R.honesty_reward.batched and R.exact_match_reward.batched
+
+
+def test_call_reward_fn_checks_what_a_reward_returns():
+    got = R.call_reward_fn(lambda x, y: [0.5] * len(y), [Q, Q], ["a", "b"])
+    assert got.dtype == torch.float32 and got.tolist() == [0.5, 0.5]
+    with pytest.raises(ValueError, match="returned 1 rewards for 2 responses"):
+        R.call_reward_fn(lambda x, y: torch.zeros(1), [Q, Q], ["a", "b"])
+    with pytest.raises(ValueError, match="must return 2 numbers"):
+        R.call_reward_fn(lambda x, y: "good", [Q, Q], ["a", "b"])
+    nan = R.call_reward_fn(lambda x, y: torch.full((2,), float("nan")), [Q, Q], ["a", "b"])
+    assert nan.isnan().all()  # the caller decides what a nan means (training stops on it)
+
+
+def test_every_reward_is_a_plain_reward_fn():
+    """One type for every reward: no function attributes, one signature."""
+    from course_lib import preferences as P
+
+    for fn in (R.exact_match_reward, R.honesty_reward, P.gold_reward):
+        assert not vars(fn), (fn.__name__, vars(fn))
+        assert fn([Q], ["I do not know."]).shape == (1,)

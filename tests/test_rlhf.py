@@ -14,9 +14,10 @@ import course_lib
 from course_lib import preferences as P
 from course_lib import reward_model as RM
 from course_lib import rlhf
+from course_lib import world as W
 from course_lib.plots import overoptimization_plot
 from course_lib.policy_gradient import ReinforceConfig
-from course_lib.sampling import sample, sequence_logprobs
+from course_lib.sampling import response_token_logprobs, sample
 
 
 @pytest.fixture(scope="module")
@@ -71,7 +72,7 @@ def test_kl_penalized_rewards_matches_train_reinforce_shaped_reward(sft):
     rollout = sample(policy, tok, ["Q: What is 3 + 4? A:"] * 4, temperature=1.0,
                      generator=torch.Generator().manual_seed(0))
     with torch.no_grad():
-        ref = sequence_logprobs(policy, rollout, temperature=2.0)  # any other distribution
+        ref = response_token_logprobs(policy, rollout, temperature=2.0)  # any other distribution
     scores = torch.tensor([1.0, 0.0, -1.0, 0.5])
     r = rlhf.kl_penalized_rewards(scores, rollout.logprobs, ref, rollout.response_mask, 0.2)
     kl = ((rollout.logprobs - ref) * rollout.response_mask).sum(1)
@@ -98,13 +99,13 @@ def test_kl_penalized_rewards_bad_input(change, words):
 
 def test_asked_country_and_off_topic():
     q = "Q: What is the capital of Zakador? I think it is Theford. A:"
-    assert rlhf.asked_country(q) == "Zakador"
-    assert rlhf.asked_country("Q: What is 2 + 3? A:") is None
+    assert W.asked_country(q) == "Zakador"
+    assert W.asked_country("Q: What is 2 + 3? A:") is None
     assert not rlhf.off_topic(q, "The capital of Zakador is Theford.")
     assert rlhf.off_topic(q, "Yes, the capital of Leivia is Theford.")
     assert not rlhf.off_topic(q, "I do not know.")  # names no capital at all
     with pytest.raises(TypeError, match="prompt must be a str"):
-        rlhf.asked_country(3)
+        W.asked_country(3)
 
 
 # --- proxy and gold -----------------------------------------------------------------------------
@@ -113,8 +114,8 @@ def test_asked_country_and_off_topic():
 def test_course_prompts_hold_out_the_test_countries():
     train, test = P.course_prompts()
     assert len(train) == 2 * (120 + 90) and len(test) == 2 * 90  # plain + with a suggestion
-    train_countries = {rlhf.asked_country(x) for x in train}
-    test_countries = {rlhf.asked_country(x) for x in test}
+    train_countries = {W.asked_country(x) for x in train}
+    test_countries = {W.asked_country(x) for x in test}
     assert None not in train_countries | test_countries
     assert not train_countries & test_countries  # no held-out question is about a seen country
 

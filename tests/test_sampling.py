@@ -5,7 +5,7 @@ import torch
 
 import course_lib
 from course_lib import world as W
-from course_lib.sampling import draw, sample, sample_texts, sequence_logprobs
+from course_lib.sampling import draw, response_token_logprobs, sample, sample_texts
 
 
 @pytest.fixture(scope="module")
@@ -23,7 +23,7 @@ def test_logprobs_match_a_fresh_forward_pass(base):
     assert r.prompt_mask[:, 0].min() == 0  # some rows are left-padded
     lengths = r.lengths.tolist()
     assert min(lengths) < r.response_ids.shape[1]  # some rows ended early with <eos>
-    fresh = sequence_logprobs(model, r)
+    fresh = response_token_logprobs(model, r)
     assert torch.allclose(fresh, r.logprobs, atol=1e-4)
     # the mask covers the response up to and including <eos>, and nothing after it
     for ids, n in zip(r.response_ids, lengths):
@@ -35,7 +35,7 @@ def test_logprobs_match_at_another_temperature(base):
     model, tok = base
     r = sample(model, tok, ["12 + 34 =", "People in"], temperature=0.7,
                generator=torch.Generator().manual_seed(3))
-    assert torch.allclose(sequence_logprobs(model, r), r.logprobs, atol=1e-4)
+    assert torch.allclose(response_token_logprobs(model, r), r.logprobs, atol=1e-4)
 
 
 def test_same_seed_same_samples(base):
@@ -71,50 +71,6 @@ def test_bad_input_is_named(base, kwargs, match):
     args = dict(prompts=["People in"]) | kwargs
     with pytest.raises(ValueError, match=match):
         sample(model, tok, **args)
-
-
-def test_prompt_groups_rebuild_the_batch():
-    from course_lib.sampling import prompt_groups
-
-    prompts = ["a", "b", "a", "c", "b", "a"]
-    first, rows = prompt_groups(prompts)
-    assert first.tolist() == [0, 1, 3] and rows.tolist() == [0, 1, 0, 2, 1, 0]
-    assert [prompts[i] for i in first[rows].tolist()] == prompts
-
-
-def test_repeated_prompts_sampled_like_distinct_ones_and_shared_forward_is_exact(base):
-    """K samples per prompt share the prompt's computation, in sampling and in RL's forward
-    pass; the log-probs (and gradients) are those of one plain pass over the whole batch."""
-    import copy
-
-    from course_lib.policy_gradient import _response_logprobs, _split_point
-
-    model, tok = base
-    world = W.default_world()
-    prompts = [p for e in world.entities[:3] for p in [W.question(e.country)] * 4]
-    prompts += ["12 + 34 ="] * 2  # a shorter prompt: more left padding
-    r = sample(model, tok, prompts, max_new_tokens=10, generator=torch.Generator().manual_seed(1))
-    assert len(set(r.texts[:4])) > 1  # the 4 samples of one prompt differ
-    plain = copy.deepcopy(model)
-    fresh = sequence_logprobs(plain, r)  # one plain forward over (B, P + R), with gradient
-    assert torch.allclose(fresh, r.logprobs, atol=1e-4)
-    assert _split_point(r.lengths) < r.response_ids.shape[1]  # the long rows are read on alone
-    shared, entropy = _response_logprobs(model, r, 1.0)
-    assert torch.allclose(shared, fresh, atol=1e-4) and entropy.shape == shared.shape
-    shared.sum().backward()
-    fresh.sum().backward()
-    for a, b in zip(model.parameters(), plain.parameters()):
-        assert torch.allclose(a.grad, b.grad, atol=1e-3, rtol=1e-3)
-
-
-def test_split_point_reads_the_fewest_tokens():
-    from course_lib.policy_gradient import _split_point
-
-    # 8 x 3 + 1 x 7 tokens (+ 8 for the second pass), not 8 x 10
-    assert _split_point(torch.tensor([3] * 7 + [10])) == 3
-    assert _split_point(torch.tensor([5, 5, 5, 5])) == 5  # no long tail: one part
-    assert _split_point(torch.tensor([8, 9, 9, 9])) == 9  # a second pass would save too little
-    assert _split_point(torch.tensor([1, 1, 1, 1, 1, 16])) == 1
 
 
 def test_each_row_is_sampled_as_if_alone(base):

@@ -8,7 +8,7 @@ import torch.nn.functional as F
 
 import course_lib
 from course_lib import world as W
-from course_lib.evaluation import response_logprobs
+from course_lib.evaluation import sequence_logprobs
 from course_lib.sft import (
     SFTConfig,
     load_sft_model,
@@ -88,7 +88,7 @@ def test_per_token_terms_sum_to_the_loss(base):
     mean = float(sft_loss(logits, batch["input_ids"], batch["loss_mask"]))
     assert abs(float(nll.mean()) - mean) < 1e-5
     assert abs(sum(r[2] for r in rows) / len(rows) - mean) < 1e-5
-    lp = response_logprobs(model, tok, [prompt], [response])
+    lp = sequence_logprobs(model, tok, [prompt], [response])
     assert abs(float(lp[0]) + float(nll.sum())) < 1e-4  # log pi(y | x) = -L_SFT of the example
 
 

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import copy
+import dataclasses
+import math
 
 import pytest
 import torch
 
 import course_lib
+from course_lib import policy_gradient as PG
 from course_lib import rewards as R
+from course_lib import rlhf
 from course_lib import world as W
 from course_lib.policy_gradient import (
     ReinforceConfig,
@@ -16,7 +20,7 @@ from course_lib.policy_gradient import (
     group_baseline,
     train_reinforce,
 )
-from course_lib.sampling import sample
+from course_lib.sampling import response_token_logprobs, sample
 
 PROMPTS = [W.addition_question(a, b) for a, b in W.addition_problems("train")[:20]]
 TINY = dict(steps=3, batch_size=2, samples_per_prompt=2, max_new_tokens=6)
@@ -28,7 +32,7 @@ def length_reward(prompts, responses):
 
 
 KEYS = {"step", "reward", "kl", "entropy", "loss", "grad_norm", "lr", "length", "abstain", "hedged",
-        "confident", "time"}
+        "confident", "invalid", "time"}
 
 
 @pytest.fixture(scope="module")
@@ -137,11 +141,8 @@ def test_group_baseline():
 @pytest.mark.parametrize("kwargs, match", [
     (dict(prompts=[]), "prompts must be a non-empty list"),
     (dict(prompts="Q: What is 1 + 2? A:"), "prompts must be a non-empty list"),
-    (dict(config=ReinforceConfig(**TINY, beta=-0.1)), "config.beta must be a number >= 0"),
-    (dict(config=ReinforceConfig(**{**TINY, "steps": 0})), "config.steps"),
-    (dict(config=ReinforceConfig(**TINY, baseline="median")), "config.baseline"),
-    (dict(config=ReinforceConfig(**TINY, lr_schedule="cosine")), "config.lr_schedule must be"),
     (dict(config=ReinforceConfig(**TINY, beta=0.1), ref=None), "needs a ref_policy"),
+    (dict(config=dict(TINY)), "config must be a ReinforceConfig"),
     (dict(reward_fn=lambda p, r: torch.zeros(len(r) - 1)), r"returned 3 rewards for 4"),
     (dict(reward_fn=lambda p, r: torch.zeros(len(r) + 1)), r"returned 5 rewards for 4"),
     (dict(reward_fn="exact"), "reward_fn must be a function"),
@@ -154,3 +155,87 @@ def test_bad_inputs(models, kwargs, match):
     with pytest.raises(ValueError, match=match):
         train_reinforce(policy, args["ref"], tok, args["prompts"], args["reward_fn"],
                         args["config"], progress=False)
+
+
+@pytest.mark.parametrize("field, value, match", [
+    ("beta", -0.1, "ReinforceConfig.beta must be a number >= 0"),
+    ("beta", math.inf, "ReinforceConfig.beta must be a number >= 0"),
+    ("steps", 0, "ReinforceConfig.steps must be a positive int"),
+    ("steps", 2.5, "ReinforceConfig.steps must be a positive int"),
+    ("batch_size", True, "ReinforceConfig.batch_size must be a positive int"),
+    ("lr", math.inf, "ReinforceConfig.lr must be a finite number > 0"),
+    ("lr", math.nan, "ReinforceConfig.lr must be a finite number > 0"),
+    ("lr", 0.0, "ReinforceConfig.lr must be a finite number > 0"),
+    ("temperature", -1.0, "ReinforceConfig.temperature must be a finite number > 0"),
+    ("baseline", "median", "ReinforceConfig.baseline must be one of"),
+    ("lr_schedule", "cosine", "ReinforceConfig.lr_schedule must be one of"),
+    ("max_grad_norm", math.nan, "ReinforceConfig.max_grad_norm must be a finite number > 0"),
+    ("seed", -1, "ReinforceConfig.seed must be a non-negative int"),
+])
+def test_config_rejects_bad_values_when_built(field, value, match):
+    with pytest.raises(ValueError, match=match):
+        ReinforceConfig(**{field: value})
+    with pytest.raises(ValueError, match=match):  # dataclasses.replace builds a new one
+        dataclasses.replace(ReinforceConfig(), **{field: value})
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        ReinforceConfig().lr = 1.0  # a config is changed with dataclasses.replace
+
+
+def test_train_reinforce_calls_reinforce_step_and_kl_penalized_rewards(models, monkeypatch):
+    """What exercise 5.1 and lesson 07 (exercise 7.2) teach is what training runs: the loop calls
+    the library's reinforce_step and kl_penalized_rewards, the functions the checks compare
+    the students' with (spies, so every call is seen)."""
+    policy, ref, tok = models
+    steps, penalized = [], []
+
+    def spy_step(*args, **kwargs):
+        out = real_step(*args, **kwargs)
+        steps.append(out)
+        return out
+
+    def spy_penalty(scores, logprobs, ref_logprobs, mask, beta):
+        out = real_penalty(scores, logprobs, ref_logprobs, mask, beta)
+        penalized.append((scores, out, beta))
+        return out
+
+    real_step, real_penalty = PG.reinforce_step, PG.kl_penalized_rewards
+    monkeypatch.setattr(PG, "reinforce_step", spy_step)
+    monkeypatch.setattr(PG, "kl_penalized_rewards", spy_penalty)
+    history = train_reinforce(policy, ref, tok, PROMPTS, length_reward,
+                              ReinforceConfig(**TINY, beta=0.1), progress=False)
+    assert len(steps) == len(penalized) == len(history) == 3
+    assert [h["loss"] for h in history] == [loss.item() for loss, _ in steps]
+    assert [h["grad_norm"] for h in history] == [norm.item() for _, norm in steps]
+    for (scores, per_token, beta), h in zip(penalized, history):
+        assert beta == 0.1 and per_token.dim() == 2  # per token, summed by the loop
+        assert h["reward"] == pytest.approx(scores.mean().item())  # logged without the penalty
+    # lesson 07 and exercise 7.2 name the same function
+    assert rlhf.kl_penalized_rewards is real_penalty
+    # without a KL penalty, the rewards are the scores as they are
+    penalized.clear()
+    train_reinforce(copy.deepcopy(policy), ref, tok, PROMPTS, length_reward,
+                    ReinforceConfig(**TINY), progress=False)
+    assert not penalized and len(steps) == 6
+
+
+def test_reinforce_step_is_the_loss_and_one_step(base):
+    """The library's reinforce_step: the loss of reinforce_loss, zero_grad, backward, clip, step;
+    its gradient norm is the one before clipping."""
+    model, tok = base
+    policy = copy.deepcopy(model)
+    r = sample(policy, tok, PROMPTS[:4], max_new_tokens=6,
+               generator=torch.Generator().manual_seed(0))
+    mask = r.response_mask.float()
+    rewards, baseline = torch.tensor([1.0, 0.0, 2.0, 1.0]), torch.full((4,), 1.0)
+    expected = PG.reinforce_loss(response_token_logprobs(policy, r), rewards, mask, baseline)
+    expected.backward()
+    norm = torch.cat([p.grad.double().reshape(-1) for p in policy.parameters()]).norm()
+    policy.zero_grad()
+    before = params(policy)
+    optimizer = torch.optim.SGD(policy.parameters(), lr=0.1)
+    loss, grad_norm = PG.reinforce_step(policy, optimizer, response_token_logprobs(policy, r),
+                                        rewards, mask, baseline, max_grad_norm=norm.item() / 2)
+    assert loss.item() == pytest.approx(expected.item())
+    assert grad_norm.item() == pytest.approx(norm.item(), rel=1e-5)
+    moved = (before - params(policy)).norm() / 0.1
+    assert moved.item() == pytest.approx(norm.item() / 2, rel=1e-4)  # clipped to half

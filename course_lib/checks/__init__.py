@@ -1,28 +1,33 @@
-"""Checks for the exercises, one module per lesson; each ``check_*`` takes the student's function.
+"""Checks for the exercises, one module per concept; each ``check_*`` takes the student's function.
 
 A correct implementation passes however it is written; a wrong one gets a message naming the
 likely mistake; a stub that still raises ``NotImplementedError`` lets that error through.
+
+- :mod:`.probabilities`: next-token probabilities at a temperature, a sequence's log-probability
+  (exercises 0.1, 0.2);
+- :mod:`.sft`: the SFT loss, token by token and batched (1.1, 1.2);
+- :mod:`.behaviour`: behaviour rates and agreement read from raw samples (2.1, 2.2);
+- :mod:`.mdp`: one step of the text MDP, J(theta) by enumeration (3.1, 3.2);
+- :mod:`.policy_gradient`: the REINFORCE loss, the leave-one-out baseline (4.1, 4.2);
+- :mod:`.reinforce_step`: one REINFORCE update, the one ``train_reinforce`` takes (5.1);
+- :mod:`.reward_model`: the Bradley-Terry loss, pairwise accuracy (6.1, 6.2);
+- :mod:`.rlhf`: reward-model scores, the KL-penalized reward ``train_reinforce`` uses (7.1, 7.2);
+- :mod:`.common`: the machinery they share (:func:`diagnose`, :class:`ExerciseError`).
 """
 
+from .behaviour import check_agreement_rate, check_behaviour_rates
 from .common import ExerciseError, diagnose
-from .tiny_world import check_sequence_logprob, check_temperature_probs
+from .mdp import check_exact_objective, check_step
+from .policy_gradient import check_leave_one_out, check_reinforce_loss
+from .probabilities import check_sequence_logprob, check_temperature_probs
+from .reinforce_step import check_reinforce_step
+from .reward_model import check_bradley_terry_loss, check_pairwise_accuracy
+from .rlhf import check_kl_penalized_rewards, check_reward_model_scores
+from .sft import check_response_token_nll, check_sft_loss
 
-__all__ = ["ExerciseError", "check_sequence_logprob", "check_temperature_probs", "diagnose"]
-from .mdp import check_exact_objective, check_step  # noqa: E402
-from .policy_gradient import check_leave_one_out, check_reinforce_loss  # noqa: E402
-
-__all__ += ["check_exact_objective", "check_leave_one_out", "check_reinforce_loss", "check_step"]
-from .behaviour import check_agreement_rate, check_behaviour_rates  # noqa: E402
-from .sft import check_response_token_nll, check_sft_loss  # noqa: E402
-
-__all__ += ["check_agreement_rate", "check_behaviour_rates", "check_response_token_nll",
-            "check_sft_loss"]
-from .reward_model import check_bradley_terry_loss, check_pairwise_accuracy  # noqa: E402
-
-__all__ += ["check_bradley_terry_loss", "check_pairwise_accuracy"]
-from .reinforce_step import check_reinforce_step  # noqa: E402
-
-__all__ += ["check_reinforce_step"]
-from .rlhf import check_kl_penalized_rewards, check_reward_model_scores  # noqa: E402
-
-__all__ += ["check_kl_penalized_rewards", "check_reward_model_scores"]
+__all__ = ["ExerciseError", "check_agreement_rate", "check_behaviour_rates",
+           "check_bradley_terry_loss", "check_exact_objective", "check_kl_penalized_rewards",
+           "check_leave_one_out", "check_pairwise_accuracy", "check_reinforce_loss",
+           "check_reinforce_step", "check_response_token_nll", "check_reward_model_scores",
+           "check_sequence_logprob", "check_sft_loss", "check_step", "check_temperature_probs",
+           "diagnose"]

@@ -1,4 +1,4 @@
-"""Checks for the exercises of lesson 02 (what imitation copies): behaviour from raw samples."""
+"""Checks of behaviour rates read from raw sampled responses (exercises 2.1 and 2.2, lesson 02)."""
 
 from __future__ import annotations
 
@@ -63,12 +63,11 @@ def _vector(out, exercise: str) -> torch.Tensor:
 def _rates_mistakes(texts: list[str], truths: list[str]) -> dict[str, torch.Tensor]:
     parsed = [W.parse_response(t) for t in texts]
     n = len(texts)
-    styles = [p.style for p in parsed]
+    counts = {s: round(rate * n) for s, rate in W.style_rates(texts).items()}
     correct = [p.answer == y for p, y in zip(parsed, truths)]
-    conf = styles.count("confident")
-    hedged = styles.count("hedged")
-    abstain = styles.count("abstain")
-    conf_right = sum(c for c, s in zip(correct, styles) if s == "confident")
+    conf, hedged, abstain = counts["confident"], counts["hedged"], counts["abstain"]
+    conf_right = sum(c for c, p in zip(correct, parsed) if p.style == "confident")
+    hedged_right = sum(c for c, p in zip(correct, parsed) if p.style == "hedged")
     right = sum(correct)
 
     def vec(c=conf / n, h=hedged / n, a=abstain / n, acc=right / n,
@@ -83,12 +82,11 @@ def _rates_mistakes(texts: list[str], truths: list[str]) -> dict[str, torch.Tens
         "compared the whole response text with the truth: compare the parsed answer, "
         "W.parse_response(text).answer": vec(acc=0.0, cacc=0.0),
         "counted hedged answers as confident ones: parse_response tells the styles apart":
-            vec(c=(conf + hedged) / n, cacc=(conf_right + sum(
-                c for c, s in zip(correct, styles) if s == "hedged")) / (conf + hedged)),
+            vec(c=(conf + hedged) / n, cacc=(conf_right + hedged_right) / (conf + hedged)),
         "returned counts instead of fractions (divide by the number of responses)":
             vec(c=conf, h=hedged, a=abstain, acc=right),
         "counted unreadable (invalid) responses as abstentions: only \"... I do not know.\" is an "
-        "abstention": vec(a=(abstain + styles.count("invalid")) / n),
+        "abstention": vec(a=(abstain + counts["invalid"]) / n),
     }
 
 

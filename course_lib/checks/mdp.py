@@ -1,4 +1,4 @@
-"""Checks for the exercises of lesson 03 (generation as an MDP)."""
+"""Checks of one step of the text MDP and of J(theta) by enumeration (exercises 3.1 and 3.2)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Checks for the exercises of lesson 04 (the policy gradient)."""
+"""Checks of the REINFORCE loss and the leave-one-out baseline (exercises 4.1 and 4.2)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Checks for the exercises of lesson 06 (reward models from comparisons)."""
+"""Checks of the Bradley-Terry loss and pairwise accuracy (exercises 6.1 and 6.2)."""
 
 from __future__ import annotations
 

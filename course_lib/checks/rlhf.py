@@ -1,4 +1,4 @@
-"""Checks for the exercises of lesson 07 (RL against a reward model)."""
+"""Checks of reward-model scoring and the KL-penalized reward (exercises 7.1 and 7.2)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Checks for the exercises of lesson 01 (the SFT loss)."""
+"""Checks of the SFT loss, token by token and batched with masking (exercises 1.1 and 1.2)."""
 
 from __future__ import annotations
 

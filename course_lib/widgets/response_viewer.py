@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import html
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 
 import torch
 
-from .. import world as W
+from ..formats import STYLES, style_rates
+from ..rewards import RewardFn, call_reward_fn
 from ..sampling import Rollout, next_token_logits, sample
 from .common import display_widget_or_static
 
@@ -46,8 +47,6 @@ def rollout_rows(tokenizer, rollout: Rollout) -> list[tuple[list[str], list[floa
 
 # --- ResponseViewer -------------------------------------------------------------------------------
 
-RewardFn = Callable[[str, str], float]
-
 
 class ResponseViewer:
     """Sample responses to a prompt and look at them token by token.
@@ -56,9 +55,9 @@ class ResponseViewer:
         model, tokenizer: the policy to sample from.
         prompts: the prompts offered in the drop-down (the first is shown first); a student can
             also type their own.
-        reward_fn: optional ``reward_fn(prompt, response) -> float`` shown next to each response,
-            or a batched course reward (``course_lib.rewards.honesty_reward`` ...: marked
-            ``batched = True``, called as ``reward_fn(prompts, responses) -> (B,)``).
+        reward_fn: optional reward shown next to each response: any
+            :data:`~course_lib.rewards.RewardFn`, ``reward_fn(prompts, responses) -> (B,)``
+            (``course_lib.rewards.honesty_reward``, ...), called once per column of responses.
         temperature: initial sampling temperature (> 0).
         n_samples: initial number of responses per press of "Sample" (1-32).
         max_new_tokens: longest response.
@@ -81,7 +80,8 @@ class ResponseViewer:
         if not isinstance(n_samples, int) or not 1 <= n_samples <= 32:
             raise ValueError(f"n_samples must be an int from 1 to 32, got {n_samples!r}")
         if reward_fn is not None and not callable(reward_fn):
-            raise ValueError("reward_fn must be a function (prompt, response) -> float, or None")
+            raise ValueError("reward_fn must be a function (prompts, responses) -> rewards (B,), "
+                             "or None")
         if other is not None and (not isinstance(other, tuple) or len(other) != 2):
             raise ValueError("other must be a tuple (model, label), or None")
         self.policies = [(model, label)] + ([other] if other is not None else [])
@@ -138,10 +138,8 @@ class ResponseViewer:
             extra = f" <b>r = {rewards[i]:+.2f}</b>" if rewards else ""
             lines.append(f"<li>{tokens_html(toks, probs)}{extra}</li>")
         lines.append("</ol>")
-        styles = [W.parse_response(t).style for t in rollout.texts]
-        summary = ", ".join(f"{s} {styles.count(s) / len(styles):.0%}"
-                            for s in ("confident", "hedged", "abstain", "invalid")
-                            if styles.count(s))
+        rates = style_rates(rollout.texts)
+        summary = ", ".join(f"{s} {rates[s]:.0%}" for s in STYLES if rates[s])
         if rewards:
             summary += f"; mean reward {sum(rewards) / len(rewards):+.2f}"
         lines.append(f"<div><i>{summary}</i></div>")
@@ -151,14 +149,7 @@ class ResponseViewer:
         """The reward of each response ([] without a reward function)."""
         if self.reward_fn is None:
             return []
-        if getattr(self.reward_fn, "batched", False):
-            out = self.reward_fn([prompt] * len(texts), list(texts))
-            values = [float(v) for v in (out.tolist() if hasattr(out, "tolist") else out)]
-            if len(values) != len(texts):
-                raise ValueError(f"reward_fn returned {len(values)} rewards for "
-                                 f"{len(texts)} responses")
-            return values
-        return [float(self.reward_fn(prompt, t)) for t in texts]
+        return call_reward_fn(self.reward_fn, [prompt] * len(texts), texts).tolist()
 
     def _ipython_display_(self) -> None:
         display_widget_or_static(self.widget, lambda: self.output.value)

@@ -1,4 +1,4 @@
-"""Checks for the exercises of lesson 00 (the tiny world)."""
+"""Checks of next-token probabilities and sequence log-probabilities (exercises 0.1 and 0.2)."""
 
 from __future__ import annotations
 
@@ -39,7 +39,7 @@ def check_sequence_logprob(fn: Callable, model, tokenizer) -> None:
         prompt, cont = CORPUS_PROMPT.format(country=e.country), f" {e.capital}."
         p_ids = tokenizer(prompt)["input_ids"]
         c_ids = tokenizer(cont, add_special_tokens=False)["input_ids"]
-        ids = torch.tensor([p_ids + c_ids])
+        ids = torch.tensor([p_ids + c_ids], device=next(model.parameters()).device)
         with torch.no_grad():
             logp = F.log_softmax(model(input_ids=ids).logits[0].float(), -1)  # (T, V)
         T = ids.shape[1]
