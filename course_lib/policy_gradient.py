@@ -422,10 +422,9 @@ def train_reinforce(policy, ref_policy, tokenizer, prompts: Sequence[str], rewar
             logprobs, entropy = fast_token_logprobs(policy, rollout, T)  # (B, R), (B, R)
             ref_logprobs = _reference_logprobs(ref_policy, rollout, T)  # (B, R) or None
             kl = sequence_kl(logprobs, ref_logprobs, mask)  # (B,) KL_i
-            rewards = scores  # r - beta * KL_i: the per-token rewards of lesson 07, summed
-            if config.beta > 0:
-                rewards = kl_penalized_rewards(scores, logprobs, ref_logprobs, mask,
-                                               config.beta).sum(dim=1)  # (B,)
+            # with a KL penalty, r - beta * KL_i: lesson 07's per-token rewards, summed over t
+            rewards = scores if config.beta == 0 else kl_penalized_rewards(
+                scores, logprobs, ref_logprobs, mask, config.beta).sum(dim=1)  # (B,)
             # 4. advantages: the baseline of each prompt's group of samples
             baseline = group_baseline(rewards, K, config.baseline)  # (B,), detached
             # 5. loss and step (exercise 5.1)

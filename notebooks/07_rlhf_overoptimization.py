@@ -286,8 +286,9 @@ assert largest["kl_at_end"] < smallest["kl_at_end"], summaries
 # - With $\beta$ = 0.01 the policy travels far (a large KL), and the gold rises, peaks and
 #   falls: the further it goes, the more of its proxy reward comes from the reward model's
 #   mistakes.
-# - A larger $\beta$ keeps the policy close to the SFT model. It gives up proxy reward, and it
-#   stays in the region where the reward model is still right, so its gold does not collapse.
+# - A larger $\beta$ keeps the policy closer to the SFT model. It gives up proxy reward, and it
+#   stays nearer the region where the reward model is still right, so its gold falls less far
+#   than with $\beta$ = 0.01.
 #   $\beta$ is a trade: how much you trust the reward model away from the data it was
 #   trained on.
 # - Best-of-n reaches its gains at a KL of a few nats at most, with no gradient step at all. It
