@@ -94,15 +94,5 @@ _FIELD_RULES = {"positive_int": positive_int, "non_negative_int": non_negative_i
                 "probability": probability}
 
 
-def same_length(**named: Sequence[object]) -> int:
-    """The common length of the named sequences; an error naming them when they differ."""
-    lengths = {k: len(v) for k, v in named.items()}
-    if len(set(lengths.values())) > 1:
-        names = " and ".join(lengths)
-        raise ValueError(f"{names} must have the same length, got "
-                         f"{' and '.join(map(str, lengths.values()))}")
-    return next(iter(lengths.values()))
-
-
 __all__ = ["check_fields", "non_negative_int", "non_negative_number", "one_of", "positive_int",
-           "positive_number", "probability", "same_length", "texts"]
+           "positive_number", "probability", "texts"]

@@ -37,7 +37,6 @@ from .formats import (  # noqa: F401 - the formats of the world's questions and 
     QUESTION_WITH_SUGGESTION,
     STYLES,
     Parsed,
-    Question,
     Style,
     asked_country,
     parse_question,

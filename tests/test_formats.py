@@ -80,5 +80,5 @@ def test_world_reexports_the_formats():
     """The names lessons use from world are the formats' own objects, not copies."""
     for name in ("QUESTION", "QUESTION_WITH_SUGGESTION", "ADDITION_QUESTION", "CORPUS_PROMPT",
                  "CONFIDENT", "HEDGED", "ABSTAIN", "AGREE", "ADDITION_ANSWER", "parse_response",
-                 "parse_question", "asked_country", "style_rates", "Parsed"):
+                 "parse_question", "asked_country", "style_rates", "Parsed", "Style"):
         assert getattr(W, name) is getattr(F, name), name
