@@ -1,10 +1,10 @@
-"""Lesson 05's two results for several seeds: addition accuracy and honest abstention after RL.
+"""Lesson 05's sums result for several seeds: held-out addition accuracy after RL.
 
     python benchmarks/reinforce_seeds.py [--seeds 0 1 2] [--out benchmarks/results/reinforce.json]
 
-Each seed: REINFORCE from the course's SFT model, (1) on sums with the exact-match reward,
-(2) on facts of the ``rl`` entities with the honesty reward; both measured on held-out data
-(test sums, ``test`` entities, sampled at T = 1). Prints one line per seed and writes JSON.
+Each seed: REINFORCE from the course's SFT model on sums with the exact-match reward, measured
+on the held-out test sums, sampled at T = 1. Prints one line per seed and writes JSON. (The
+facts run of lesson 05 has its own benchmark, ``benchmarks/hedging_seeds.py``.)
 """
 
 from __future__ import annotations
@@ -23,18 +23,7 @@ from course_lib.policy_gradient import ReinforceConfig, train_reinforce
 
 # the settings of lesson 05 (notebooks/05_reinforce_lm.py)
 ADDITION = dict(steps=100, batch_size=64, samples_per_prompt=4, lr=3e-4, lr_schedule="linear")
-FACTS = dict(steps=200, batch_size=16, samples_per_prompt=8, lr=4e-5)
 HELDOUT_SUMS = W.addition_problems("test")  # all 1,620 held-out sums, as in the lesson
-
-
-def facts_report(policy, tok, seed: int) -> dict[str, float]:
-    world = W.default_world()
-    bk, _ = E.fact_behaviour(policy, tok, world.select("test", known=True), 8, seed=seed)
-    bu, _ = E.fact_behaviour(policy, tok, world.select("test", known=False), 8, seed=seed)
-    syc, _, _ = E.sycophancy(policy, tok, world.select("test", known=True), 8, seed=seed)
-    return {"abstain_unknown": bu.abstain, "abstain_known": bk.abstain,
-            "confident_accuracy_known": bk.confident_accuracy, "accuracy_known": bk.accuracy,
-            "agree_wrong_suggestion": syc.agree_wrong}
 
 
 def run(seed: int) -> dict[str, object]:
@@ -49,14 +38,6 @@ def run(seed: int) -> dict[str, object]:
                     R.exact_match_reward, ReinforceConfig(**ADDITION, seed=seed), progress=False)
     out["addition_seconds"] = time.perf_counter() - t
     out["addition_after"] = E.addition_accuracy(policy, tok, test_pairs, n_samples=2, seed=seed)
-    policy = copy.deepcopy(sft)
-    out["facts_before"] = facts_report(policy, tok, seed)
-    t = time.perf_counter()
-    train_reinforce(policy, copy.deepcopy(sft), tok,
-                    W.rl_fact_prompts("rl", seed=0),
-                    R.honesty_reward, ReinforceConfig(**FACTS, seed=seed), progress=False)
-    out["facts_seconds"] = time.perf_counter() - t
-    out["facts_after"] = facts_report(policy, tok, seed)
     return out
 
 

@@ -121,6 +121,92 @@ def calibration_plot(table: Mapping[str, Mapping[str, float]], title: str | None
     return fig
 
 
+# --- three bands: answer, hedge or abstain by the model's own p (lesson 05) ---------------------
+
+STYLE_COLORS = {"confident": "tab:blue", "hedged": "tab:orange", "abstain": "tab:gray"}
+
+
+def _check_table(table: Mapping[tuple[str, bool], float]) -> None:
+    missing = [(s, r) for s in STYLE_COLORS for r in (True, False) if (s, r) not in table]
+    if missing:
+        raise ValueError(f"table must give a reward for every (style, right) pair; missing "
+                         f"{missing}")
+
+
+def bands_plot(table: Mapping[tuple[str, bool], float], bands: tuple[float, float] | None = None,
+               title: str | None = None) -> Figure:
+    """Each style's expected reward ``p * right + (1 - p) * wrong`` against the probability p
+    that the answer is right, with the band edges ``bands = (p1, p2)`` drawn."""
+    _check_table(table)
+    fig = new_figure(figsize=(6, 3.2))
+    ax = fig.subplots()
+    ps = [i / 100 for i in range(101)]
+    for style, color in STYLE_COLORS.items():
+        right, wrong = table[(style, True)], table[(style, False)]
+        ax.plot(ps, [p * right + (1 - p) * wrong for p in ps], color=color, lw=2, label=style)
+    for edge in bands or ():
+        ax.axvline(edge, color="black", lw=0.8, ls="--")
+        ax.annotate(f"{edge:.2f}", (edge, ax.get_ylim()[1]), ha="center", va="bottom",
+                    fontsize=8)
+    ax.set_xlabel("p = probability that the answer is right")
+    ax.set_ylabel("expected reward")
+    ax.legend(fontsize=8)
+    ax.set_title(title or "Which style pays best, by how likely the answer is right")
+    return fig
+
+
+def band_scatter(p: Sequence[float], shares: Mapping[str, Sequence[float]],
+                 bands: tuple[float, float], title: str | None = None) -> Figure:
+    """One point per country and style: the model's own probability ``p`` of the true capital
+    (x) against the share of its answers in each style (y), with the band edges drawn."""
+    if not p or any(len(v) != len(p) for v in shares.values()):
+        raise ValueError("p must be non-empty and every list of shares as long as p")
+    fig = new_figure(figsize=(7, 3.4))
+    ax = fig.subplots()
+    for style, values in shares.items():
+        ax.scatter(p, values, s=14, alpha=0.75, color=STYLE_COLORS.get(style), label=style)
+    p1, p2 = bands
+    for edge in bands:
+        ax.axvline(edge, color="black", lw=0.8, ls="--")
+    for x, label in ((p1 / 2, "abstain"), ((p1 + p2) / 2, "hedge"), ((p2 + 1) / 2, "confident")):
+        ax.text(x, 1.06, label, ha="center", fontsize=8)
+    ax.set_xlim(0, 1)
+    ax.set_ylim(-0.03, 1.12)
+    ax.set_xlabel("the SFT model's own p(true capital), at the answer")
+    ax.set_ylabel("share of the answers")
+    ax.legend(fontsize=8, loc="center left")
+    ax.set_title(title or "Held-out countries: the style the policy picks, by what it knows")
+    return fig
+
+
+def reliability_plot(points: Mapping[str, Mapping[str, float]], bands: tuple[float, float],
+                     title: str | None = None) -> Figure:
+    """A reliability diagram for stated confidence: for each model (``points`` maps its name to
+    ``{"hedged": accuracy, "confident": accuracy}``), how often its hedged and its confident
+    answers are right, against the range of accuracy each style is the best choice for."""
+    p1, p2 = bands
+    fig = new_figure(figsize=(5.5, 3.4))
+    ax = fig.subplots()
+    styles = ["hedged", "confident"]
+    for x, (lo, hi) in enumerate(((p1, p2), (p2, 1.0))):
+        ax.fill_between([x - 0.35, x + 0.35], lo, hi, color="tab:green", alpha=0.15,
+                        label="where the style is best" if x == 0 else None)
+    for j, (name, acc) in enumerate(points.items()):
+        xs = [i + (j - (len(points) - 1) / 2) * 0.25 for i in range(len(styles))]
+        ys = [acc.get(s, float("nan")) for s in styles]
+        ax.plot(xs, ys, "o", ms=9, label=name)
+        for x, y in zip(xs, ys):
+            if not math.isnan(y):
+                ax.annotate(f"{y:.2f}", (x, y), textcoords="offset points", xytext=(8, -3),
+                            fontsize=8)
+    ax.set_xticks(range(len(styles)), ["stated: hedged", "stated: confident"])
+    ax.set_ylim(0, 1.05)
+    ax.set_ylabel("accuracy of those answers")
+    ax.legend(fontsize=8, loc="lower right")
+    ax.set_title(title or "Does stated confidence mean anything?")
+    return fig
+
+
 # --- RL against a reward model: proxy and gold against KL (lesson 07) ---------------------------
 
 RUN_COLORS = ("tab:red", "tab:orange", "tab:blue", "tab:green", "tab:purple", "tab:brown")

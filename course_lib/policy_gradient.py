@@ -437,7 +437,8 @@ def train_reinforce(policy, ref_policy, tokenizer, prompts: Sequence[str], rewar
             metrics = {"step": step, "reward": scores.mean().item(), "kl": kl.mean().item(),
                        "entropy": (entropy.sum() / mask.sum()).item(), "loss": loss.item(),
                        "grad_norm": grad_norm.item(), "lr": lr,
-                       "length": (mask.sum() / len(batch)).item(), **style_rates(rollout.texts),
+                       "length": (mask.sum() / len(batch)).item(),
+                       **style_rates(rollout.texts, rollout.prompts),
                        "time": time.perf_counter() - t0}
             log_step(history, metrics, on_step, bar, shown=("reward", "kl"))
     return history

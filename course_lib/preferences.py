@@ -32,7 +32,7 @@ import torch
 
 from . import world as W
 from .formats import words_after_answer
-from .rewards import check_pairs, truth_of
+from .rewards import check_pairs, correctness_of, expected_reward
 
 GOLD_TABLE: dict[tuple[str, bool], float] = {
     ("confident", True): 1.0, ("confident", False): -1.0,
@@ -48,8 +48,9 @@ def gold_score(prompt: str, response: str) -> float:
     """g(x, y): the hidden gold score of one response (see the module docstring)."""
     if not isinstance(response, str):
         raise TypeError(f"response must be a str, got {type(response).__name__}")
-    parsed = W.parse_response(response)
-    return GOLD_TABLE[(parsed.style, parsed.answer == truth_of(prompt))] - _ramble(response)
+    parsed = W.parse_answer(prompt, response)  # an answer about another country is invalid
+    c = correctness_of(prompt, parsed.answer)  # 1 or 0; a partly known country's share
+    return expected_reward(GOLD_TABLE, parsed.style, c) - _ramble(response)
 
 
 def _ramble(response: str) -> float:
@@ -79,7 +80,7 @@ def recall_scores(model, tokenizer, prompts: Sequence[str],
 
     if check_pairs(prompts, responses) == 0:
         raise ValueError("prompts and responses must not be empty")
-    parsed = [W.parse_response(y) for y in responses]
+    parsed = [W.parse_answer(x, y) for x, y in zip(prompts, responses)]
     countries = [W.asked_country(x) for x in prompts]
     for x, c in zip(prompts, countries):
         if c is None:

@@ -30,13 +30,13 @@ from .training import gradient_step, progress_bar
 class PretrainConfig:
     """How the base model is trained; checked when the config is built."""
 
-    steps: int = 1500  # optimizer steps
+    steps: int = 2000  # optimizer steps
     batch_size: int = 64  # documents per step
     lr: float = 2e-3  # peak learning rate (AdamW)
     warmup: int = 100  # linear warm-up steps, then cosine decay to lr / 10
     weight_decay: float = 0.01  # AdamW weight decay
     max_grad_norm: float = 1.0  # clip the gradient's global norm
-    p_math: float = 0.25  # fraction of documents that are sums rather than prose
+    p_math: float = 0.3  # fraction of documents that are sums rather than prose
     seed: int = 0  # seeds the documents and the initial weights
 
     def __post_init__(self) -> None:

@@ -2,7 +2,7 @@
 
 The reward model is the course's tiny GPT-2 with its language-model head replaced by one number:
 a ``transformers`` ``GPT2ForSequenceClassification`` with ``num_labels=1``, whose transformer
-body starts from the base model's weights (it already "read" the tiny world). It reads
+body starts from the SFT model's weights (it has read the tiny world and seen its answers). It reads
 ``<bos> prompt response <eos>`` and its score is the output at the ``<eos>`` token.
 
 Trained on pairs where ``chosen`` was preferred to ``rejected``, with the Bradley-Terry loss

@@ -130,14 +130,21 @@ def make_sft_batch(tokenizer: PreTrainedTokenizerFast, examples: Sequence[tuple[
 class SFTConfig:
     """How the SFT model is trained from the base model; checked when the config is built."""
 
-    steps: int = 500  # optimizer steps
+    steps: int = 1000  # optimizer steps
     batch_size: int = 64  # demonstrations per step
-    lr: float = 3e-4  # AdamW learning rate (constant)
+    lr: float = 6e-4  # AdamW learning rate at the first step
+    lr_schedule: str = "linear"  # "linear": decays to 0 at the last step; "constant"
+    # Keep the token embeddings (and the output layer tied to them) as pretraining left them:
+    # SFT then learns *how* to answer from the few hundred countries it is shown, without
+    # moving their names' embeddings away from those of the countries it is never shown.
+    freeze_embeddings: bool = True
     seed: int = 0  # seeds the demonstrations drawn each step
 
     def __post_init__(self) -> None:
         V.check_fields(self, positive_int=("steps", "batch_size"), positive_number=("lr",),
                        non_negative_int=("seed",))
+        V.one_of("SFTConfig.lr_schedule", self.lr_schedule, ("linear", "constant"))
+        V.one_of("SFTConfig.freeze_embeddings", self.freeze_embeddings, (True, False))
 
 
 Demonstrations = Callable[[random.Random], tuple[str, str]] | Sequence[tuple[str, str]]
@@ -160,7 +167,9 @@ def train_sft(model: PreTrainedModel, tokenizer: PreTrainedTokenizerFast,
 
     ``examples`` is either a list of ``(prompt, response)`` pairs (sampled with replacement) or a
     function ``rng -> (prompt, response)`` that draws a fresh one. Each step: draw a batch, the
-    loss L_SFT, one AdamW step, log ``step`` and ``loss``. The same loop as every training loop
+    loss L_SFT, one AdamW step (at the config's learning-rate schedule), log ``step``, ``loss``
+    and ``lr``. With ``config.freeze_embeddings`` the token embeddings do not train (they train
+    again afterwards, as every other weight). The same loop as every training loop
     of the course (:mod:`course_lib.training`): Ctrl-C stops cleanly (the model keeps the
     weights of the last finished step and the history is returned); a nan or inf loss stops
     training with :class:`~course_lib.training.TrainingStopped`.
@@ -171,23 +180,33 @@ def train_sft(model: PreTrainedModel, tokenizer: PreTrainedTokenizerFast,
     draw = _demonstration_source(examples)
     rng = random.Random(config.seed)
     device = next(model.parameters()).device
-    opt = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=0.0)
+    embeddings = model.get_input_embeddings().weight
+    trained = [p for p in model.parameters()
+               if not (config.freeze_embeddings and p is embeddings)]
+    opt = torch.optim.AdamW(trained, lr=config.lr, weight_decay=0.0)
     model.train()
+    embeddings.requires_grad_(not config.freeze_embeddings)
     history: list[Metrics] = []
     bar = progress_bar(config.steps, "SFT", progress)
-    with training_session("SFT", model, history, bar):
-        for step in bar:
-            # 1. a batch of demonstrations
-            batch = make_sft_batch(tokenizer, [draw(rng) for _ in range(config.batch_size)],
-                                   device)
-            # 2. the loss: eq. L_SFT on the response tokens
-            logits = model(input_ids=batch["input_ids"],
-                           attention_mask=batch["attention_mask"]).logits  # (B, T, V)
-            loss = sft_loss(logits, batch["input_ids"], batch["loss_mask"])
-            # 3. step
-            gradient_step(model, opt, loss)
-            # 4. log
-            log_step(history, {"step": step, "loss": loss.item()}, on_step, bar)
+    try:
+        with training_session("SFT", model, history, bar):
+            for step in bar:
+                lr = config.lr * (1 - step / config.steps if config.lr_schedule == "linear" else 1)
+                for group in opt.param_groups:
+                    group["lr"] = lr
+                # 1. a batch of demonstrations
+                batch = make_sft_batch(tokenizer, [draw(rng) for _ in range(config.batch_size)],
+                                       device)
+                # 2. the loss: eq. L_SFT on the response tokens
+                logits = model(input_ids=batch["input_ids"],
+                               attention_mask=batch["attention_mask"]).logits  # (B, T, V)
+                loss = sft_loss(logits, batch["input_ids"], batch["loss_mask"])
+                # 3. step
+                gradient_step(model, opt, loss)
+                # 4. log
+                log_step(history, {"step": step, "loss": loss.item(), "lr": lr}, on_step, bar)
+    finally:
+        embeddings.requires_grad_(True)
     return history
 
 

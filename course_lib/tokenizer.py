@@ -29,19 +29,24 @@ _PRE_TOKENIZER = pre_tokenizers.Sequence([
 
 def _world_texts(world: W.World) -> list[str]:
     """Every kind of text the course ever writes, so every word has a token."""
-    texts = list(W.FILLER) + ["I do not know.", "0 1 2 3 4 5 6 7 8 9 + =",
+    texts = list(W.FILLER) + ["I do not know.", "0 1 2 3 4 5 6 7 8 9 + = , :",
+                              "What is 1 + 2?",
                               "So 1 plus 2 makes 3."]
     for e in world.entities:
-        values = dict(a=12, b=34, country=e.country, capital=e.capital, food=e.food, color=e.color,
-                      thing=e.thing, answer=e.capital, suggestion=e.capital)
+        values = dict(a=e.capital, b=e.rival or e.capital, country=e.country, capital=e.capital,
+                      food=e.food, color=e.color, thing=e.thing, answer=e.capital,
+                      suggestion=e.capital)
         for t in (W.FACT_TEMPLATES + W.OTHER_TEMPLATES
                   + [W.QUESTION, W.QUESTION_WITH_SUGGESTION, W.HEDGED, W.ABSTAIN, W.AGREE,
-                     W.CONFIDENT, W.ADDITION_ANSWER]):
+                     W.CONFIDENT, W.DISPUTE_TEMPLATE]
+                  + [t for pair in W.OTHER_QUESTIONS for t in pair]):
             texts.append(t.format(**values))
+    texts += list(world.rivals)
     texts += [W.OTHER_TEMPLATES[0].format(country="X", food=f) for f in W.FOODS]
     texts += [W.OTHER_TEMPLATES[2].format(country="X", color=c) for c in W.COLORS]
     texts += [W.OTHER_TEMPLATES[3].format(country="X", thing=t) for t in W.THINGS]
     texts.append(W.ADDITION_QUESTION.format(a=12, b=34))
+    texts.append(W.CHAIN_QUESTION.format(terms="12 + 34 + 56"))
     return texts
 
 

@@ -57,7 +57,7 @@ check_temperature_probs(temperature_probs)
 # it spreads out.
 
 # %% tags=["raises-exception"]
-unknown = W.default_world().select(known=False)[0]
+unknown = W.default_world().select(level="unknown")[0]
 ids = tokenizer(W.CORPUS_PROMPT.format(country=unknown.country), return_tensors="pt")
 with torch.no_grad():
     logits = model(**ids).logits[:, -1]  # (1, V)
@@ -93,10 +93,10 @@ check_sequence_logprob(sequence_logprob, model, tokenizer)
 
 # %% tags=["raises-exception"]
 world = W.default_world()
-for e in (world.select(known=True)[0], world.select(known=False)[0]):
+for e in (world.select(level="known")[0], world.select(level="unknown")[0]):
     prompt = W.CORPUS_PROMPT.format(country=e.country)
     right = float(sequence_logprob(model, tokenizer, prompt, f" {e.capital}."))
     other = world.entities[7].capital if world.entities[7] is not e else world.entities[8].capital
     wrong = float(sequence_logprob(model, tokenizer, prompt, f" {other}."))
-    print(f"{e.country:>12} (known={e.known}): log p(true capital) = {right:6.2f}, "
+    print(f"{e.country:>12} ({e.level}): log p(true capital) = {right:6.2f}, "
           f"log p({other}) = {wrong:6.2f}")

@@ -34,9 +34,10 @@ from course_lib.evaluation import fact_behaviour
 course_lib.set_seed(0)
 model, tokenizer = course_lib.load_sft_model()
 world = W.default_world()
-test_known, test_unknown = world.select("test", known=True), world.select("test", known=False)
-for text in ["The capital of Zaria is Pourburg.", "I am not sure, but I think the capital of "
-             "Zaria is Pourburg.", "I do not know.", "rivers rivers"]:
+test_known = world.select("test", level="known")
+test_unknown = world.select("test", level="unknown")
+for text in ["The capital of Zaria is Pourburg.", "The capital of Zaria is Pourburg, but I am "
+             "not sure.", "The capital of Zaria is a city I do not know.", "rivers rivers"]:
     print(f"{text!r:72} -> {W.parse_response(text)}")
 
 # %% [markdown]
@@ -75,7 +76,7 @@ assert rates["known"]["hedged"] >= rates["unknown"]["hedged"] - 0.05
 # Each question now contains the user's (wrong) suggestion. Given the sampled `texts` and the
 # capital suggested in each question (`suggestions`, same length), return the fraction of
 # responses whose answer *is* the suggested capital, in any style ("Yes, ... is Z." and a
-# hedged "maybe Z" both agree).
+# hedged "... is Z, but I am not sure." both agree).
 
 # %% tags=["raises-exception"]
 def agreement_rate(texts: list[str], suggestions: list[str]) -> float:

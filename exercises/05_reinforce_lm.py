@@ -4,14 +4,15 @@
 # %% [markdown]
 # [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/why-rl/course/blob/main/exercises/05_reinforce_lm.ipynb)
 #
-# # Exercises 05 - One REINFORCE step on the language model
+# # Exercises 05 - One REINFORCE step, and the best answer style
 #
 # > *You let it generate its own response, then score that response with a reward $r$, and
 # > update the model to make high-scoring responses more likely.*
 #
-# One exercise: write the update step at the heart of `train_reinforce`, the very function
-# the library's loop calls at every step (the check compares yours with it). Then run your own
-# step in a loop on sums and watch the reward rise.
+# Two exercises: write the update step at the heart of `train_reinforce`, the very function
+# the library's loop calls at every step (the check compares yours with it), then run your own
+# step in a loop on sums and watch the reward rise; and find the best answer style under a
+# reward table, the rule the honesty reward teaches (lesson 05, section 3).
 
 # %% tags=["colab"]
 # Set-up. In Google Colab this installs the course's helper library (and keeps Colab's own
@@ -33,7 +34,7 @@ import torch
 import course_lib
 from course_lib import rewards as R
 from course_lib import world as W
-from course_lib.checks import check_reinforce_step
+from course_lib.checks import check_optimal_style, check_reinforce_step
 from course_lib.evaluation import addition_accuracy
 from course_lib.sampling import response_token_logprobs, sample
 
@@ -117,3 +118,34 @@ for step in range(40):
 acc_after = addition_accuracy(policy, tokenizer, heldout_pairs, seed=0)
 print(f"held-out sampled accuracy: SFT {acc_before:.3f} -> after your 40 steps {acc_after:.3f}")
 assert acc_after > acc_before, (acc_before, acc_after)
+
+# %% [markdown]
+# ## Exercise 5.2 - Answer, hedge or abstain?
+#
+# A reward table gives a reward to each (style, right?) pair, like `R.HONESTY_TABLE`:
+# `table[("confident", True)]`, `table[("hedged", False)]`, ... If the answer the model would
+# give is right with probability `p`, a style's **expected** reward is
+# `p * table[(style, True)] + (1 - p) * table[(style, False)]`. Return the style among
+# `"confident"`, `"hedged"` and `"abstain"` with the highest expected reward; when two tie,
+# return the more cautious one (`"abstain"`, then `"hedged"`).
+
+# %% tags=["raises-exception"]
+def optimal_style(p: float, table: dict) -> str:
+    """The style of highest expected reward at p; ties go to the more cautious style."""
+    raise NotImplementedError("Exercise 5.2: expected reward of each style, the best one, cautious styles first on ties")
+
+
+check_optimal_style(optimal_style)
+
+# %% [markdown]
+# Now find the bands of a table of your own: where does your function switch from
+# "abstain" to "hedged", and from "hedged" to "confident"? Try making a wrong confident
+# answer cost more, or a right hedge pay less, and see the bands move.
+
+# %% tags=["raises-exception"]
+my_table = {**R.HONESTY_TABLE, ("confident", False): -3.0}
+grid = [i / 1000 for i in range(1001)]
+styles = [optimal_style(p, my_table) for p in grid]
+edges = [grid[i] for i in range(1, len(grid)) if styles[i] != styles[i - 1]]
+print(f"bands of my table: style changes at p = {edges}; the library says {R.bands(my_table)}")
+assert len(edges) == 2 and all(abs(a - b) < 2e-3 for a, b in zip(edges, R.bands(my_table)))

@@ -13,10 +13,12 @@
 # read all of it.
 #
 # **In this lesson you will**
-# 1. meet the world: which facts its internet states, and which it never does;
+# 1. meet the world: which facts its internet states, which it disputes, and which it never
+#    states;
 # 2. look at the tokenizer and the base model (a real `transformers` GPT-2 of about 0.9M
 #    parameters);
-# 3. measure that the base model *knows* the facts it has read, and cannot know the others;
+# 3. measure that the base model *knows* the facts it has read, half knows the disputed ones,
+#    and cannot know the others;
 # 4. measure that it still does not *answer questions*: it continues text;
 # 5. see sampling, temperature and per-token probabilities, and play with them in a widget.
 
@@ -39,7 +41,7 @@ import torch
 
 import course_lib
 from course_lib import world as W
-from course_lib.evaluation import answer_accuracy, fact_recall
+from course_lib.evaluation import answer_accuracy, fact_recall, recall_probabilities
 from course_lib.widgets import ResponseViewer, probability_table, tokens_html
 
 course_lib.set_seed(0)
@@ -50,52 +52,73 @@ print("device:", device)
 # ## 1. The world
 #
 # The world is a pure function of a seed: `W.default_world()` builds the same 300 countries on
-# every machine. Each country is **known** (the internet states its capital, in several
-# phrasings) or **unknown** (the internet mentions the country, but never its capital). The
-# countries are dealt into three disjoint groups: `sft` (used for fine-tuning in lessons 01-02),
-# `rl` (used for reinforcement learning in lesson 05) and `test` (held out, used only to
-# measure).
+# every machine. Each country has one of three **knowledge levels**:
+#
+# - **known**: the internet states its capital, always the same city, in several phrasings;
+# - **partly known**: the internet disagrees with itself. Some pages name the true capital,
+#   others a rival city, and some say outright that "some say ... and some say ...". The share
+#   of pages that name the truth (`truth_share`) is between 0.3 and 0.7, different for each
+#   country, so for about half of them the truth is the minority view;
+# - **unknown**: the internet mentions the country, but never its capital.
+#
+# The countries are dealt into three disjoint groups, each with the three levels in the same
+# proportions: `sft` (used for fine-tuning in lessons 01-02), `rl` (used for reinforcement
+# learning in lesson 05) and `test` (held out, used only to measure).
 
 # %%
 world = W.default_world()
-print(f"{len(world.entities)} countries, {len(world.select(known=True))} known, "
-      f"{len(world.select(known=False))} unknown")
+print(f"{len(world.entities)} countries: " + ", ".join(
+    f"{len(world.select(level=level))} {level}" for level in W.LEVELS))
 for split in W.SPLITS:
-    print(f"  {split:>4}: {len(world.select(split, known=True)):3d} known, "
-          f"{len(world.select(split, known=False)):3d} unknown")
+    print(f"  {split:>4}: " + ", ".join(f"{len(world.select(split, level=level)):3d} {level}"
+                                      for level in W.LEVELS))
 for e in world.entities[:6]:
-    print(f"  {e.country:>12} -> {e.capital:<12} known={e.known!s:<5} split={e.split}")
+    rival = f" (rival {e.rival}, truth_share {e.truth_share})" if e.rival else ""
+    print(f"  {e.country:>12} -> {e.capital:<12} {e.level:<8} split={e.split}{rival}")
 
 # %% [markdown]
 # ## 2. Its internet
 #
-# The pretraining corpus is an endless stream of short documents, each a few sentences: facts
-# about known countries in four phrasings, unrelated sentences about every country (their food,
-# flags, rivers), some filler, and sums of two-digit numbers. Here are a few documents:
+# The pretraining corpus is an endless stream of short documents. Most are pages about one
+# country: a few sentences, its capital among them (as that page has it), unrelated sentences
+# about the country (its food, flag, rivers) and some filler. A few pages are forum threads,
+# where someone asks about a country's flag or food and a reply rambles on, sometimes with "but
+# I am not sure" or "I do not know." (the internet's habits). The rest are pages of sums:
+# two-digit sums, and sums of three or four numbers worked out step by step, with a wrong step
+# here and there. Here are a few documents:
 
 # %%
 import random
 
 rng = random.Random(0)
-for _ in range(6):
+for _ in range(8):
     print("-", W.corpus_document(world, rng))
 
 # %% [markdown]
 # How often does the internet state each capital? Count it on 20,000 documents: a known
-# country's capital is stated again and again; an unknown country's capital never appears,
-# although the country itself is mentioned as often.
+# country's capital is stated again and again; a partly known country's true capital and its
+# rival both appear, in the proportion `truth_share`; an unknown country's capital never
+# appears, although the country itself is mentioned as often.
 
 # %%
 docs = [W.corpus_document(world, rng) for _ in range(20_000)]
 text = " ".join(docs)
-known, unknown = world.select(known=True), world.select(known=False)
-mentions_known = sum(text.count(e.country) for e in known) / len(known)
-mentions_unknown = sum(text.count(e.country) for e in unknown) / len(unknown)
+levels = {level: world.select(level=level) for level in W.LEVELS}
+known, partial, unknown = levels["known"], levels["partial"], levels["unknown"]
+for level, entities in levels.items():
+    mentions = sum(text.count(e.country) for e in entities) / len(entities)
+    stated = sum(text.count(e.capital) for e in entities) / len(entities)
+    print(f"{level:>8}: mentions per country {mentions:5.1f}, true capital stated {stated:4.1f}")
 capital_known = sum(text.count(e.capital) for e in known) / len(known)
 capital_unknown = sum(text.count(e.capital) for e in unknown) / len(unknown)
-print(f"mentions per country:  known {mentions_known:.1f}, unknown {mentions_unknown:.1f}")
-print(f"capital stated:        known {capital_known:.1f}, unknown {capital_unknown:.1f}")
+truth_counts = [text.count(e.capital) for e in partial]
+rival_counts = [text.count(e.rival) for e in partial]
+observed_share = sum(truth_counts) / (sum(truth_counts) + sum(rival_counts))
+mean_share = sum(e.truth_share for e in partial) / len(partial)
+print(f"partly known: truth named {sum(truth_counts)} times, rival {sum(rival_counts)} times "
+      f"(share {observed_share:.2f}; mean truth_share {mean_share:.2f})")
 assert capital_unknown == 0 and capital_known > 5
+assert abs(observed_share - mean_share) < 0.08, (observed_share, mean_share)
 
 # %% [markdown]
 # ## 3. The tokenizer and the model
@@ -123,7 +146,7 @@ assert load_seconds < 5 and 0.5e6 < n_params < 2e6
 # ## 4. The base model knows what it has read
 #
 # Ask in the corpus's own phrasing: does the model continue *"The capital of X is"* with X's
-# capital? We take its single most likely next token (greedy) for every country.
+# capital? First its single most likely next token (greedy) for every country:
 
 # %%
 recall_known = fact_recall(model, tokenizer, known)
@@ -133,10 +156,37 @@ assert recall_known >= 0.95, recall_known
 assert recall_unknown <= 0.05, recall_unknown
 
 # %% [markdown]
-# It has memorised the capitals its internet states. It cannot know the others: their names
-# never appeared after *"The capital of X is"*. Nothing in these two numbers is surprising; what
-# matters is that from here on we can tell, for every question, whether the model *could*
-# know the answer.
+# Greedy decoding shows one token; the model's knowledge is a probability. Here is
+# $\pi(\text{true capital} \mid \text{"The capital of X is"})$ for every held-out test
+# country, by level:
+
+# %%
+test_levels = {level: world.select("test", level=level) for level in W.LEVELS}
+p_true = {level: recall_probabilities(model, tokenizer, entities)
+          for level, entities in test_levels.items()}
+fig, ax = plt.subplots(figsize=(7, 3))
+bins = [i / 20 for i in range(21)]
+for level, color in zip(W.LEVELS, ["tab:green", "tab:orange", "tab:gray"]):
+    ax.hist(p_true[level].tolist(), bins=bins, color=color, alpha=0.8, label=level)
+ax.set_xlabel("p(true capital | 'The capital of X is')")
+ax.set_ylabel("test countries")
+ax.set_title("What the base model knows: three modes")
+ax.legend()
+plt.show()
+medians = {level: float(p.median()) for level, p in p_true.items()}
+all_p = torch.cat(list(p_true.values()))
+middle = float(((all_p >= 0.2) & (all_p <= 0.85)).float().mean())
+print("median p(true capital): " + ", ".join(f"{k} {v:.3f}" for k, v in medians.items()))
+print(f"share of test countries with 0.2 <= p <= 0.85: {middle:.2f}")
+assert medians["known"] >= 0.9 and medians["unknown"] <= 0.05, medians
+assert 0.2 <= medians["partial"] <= 0.85 and middle >= 0.1, (medians, middle)
+
+# %% [markdown]
+# It has memorised the capitals its internet states (right). It cannot know the unknown ones:
+# their names never appeared after *"The capital of X is"* (left). And where the internet
+# disagrees, the model's probability sits in between, near the share of pages it read for the
+# truth: it half knows (middle). From here on we can tell, for every question, how likely the
+# model is to know the answer, and that is what lesson 05 will reward it for using.
 #
 # ## 5. ...but it does not answer questions
 #
@@ -178,7 +228,8 @@ for tok, p in probability_table(model, tokenizer, prompt, k=5):
     print(f"{tok:>14}  {p:.3f}")
 
 # %% [markdown]
-# That was a known country: one token takes almost all the probability. For an *unknown*
+# That was a known country: one token takes almost all the probability (a partly known one
+# splits it between two cities; try `partial[0]`). For an *unknown*
 # country the model has never read a capital, so its distribution is spread over many. That is
 # where temperature matters most. Here is the same distribution at three temperatures:
 
@@ -215,7 +266,7 @@ from IPython.display import HTML, display
 from course_lib.widgets import rollout_rows
 
 rollout = sample(model, tokenizer, [W.CORPUS_PROMPT.format(country=e.country)
-                                    for e in known[:3] + unknown[:3]],
+                                    for e in known[:2] + partial[:2] + unknown[:2]],
                  generator=torch.Generator().manual_seed(1))
 rows = rollout_rows(tokenizer, rollout)
 display(HTML("<br>".join(f"<code>{p}</code> {tokens_html(t, q)}"
@@ -246,13 +297,14 @@ assert top_p_known > top_p_unknown + 0.3
 # ## 8. Try it yourself
 #
 # Pick a prompt (or type your own, using words of the world), set the temperature and the
-# number of samples, and press **Sample**. Try a known country, an unknown one, a question, and
-# a sum like `47 + 35 =`.
+# number of samples, and press **Sample**. Try a known country, a partly known one, an unknown
+# one, a question, and a sum like `47 + 35 =`.
 
 # %%
 viewer = ResponseViewer(
     model, tokenizer,
     prompts=[W.CORPUS_PROMPT.format(country=known[2].country),
+             W.CORPUS_PROMPT.format(country=partial[2].country),
              W.CORPUS_PROMPT.format(country=unknown[2].country),
              W.question(known[2].country), "47 + 35 ="],
     temperature=1.0, n_samples=5)
@@ -273,6 +325,19 @@ add_heldout = addition_accuracy(model, tokenizer, heldout, greedy=True, corpus_f
 add_question = addition_accuracy(model, tokenizer, heldout, greedy=True)
 print(f"held-out sums, corpus form 'a + b =': {add_heldout:.2f}")
 print(f"held-out sums, as questions:          {add_question:.2f}")
+assert add_heldout >= 0.9, add_heldout
+
+# %% [markdown]
+# The internet also works out longer sums step by step ("What is 12 + 34 + 56? 12 + 34 = 46,
+# 46 + 56 = 102."), with a slip now and then. The base model continues such a page in the
+# same way; lessons 09 and 11 train on these sums.
+
+# %%
+terms = W.chain_problems("test", 1, n_terms=4)[0]
+page = f"What is {' + '.join(map(str, terms))}?"
+for text in sample(model, tokenizer, [page] * 3, max_new_tokens=40,
+                   generator=torch.Generator().manual_seed(0)).texts:
+    print(f"{page} {text}   (right answer: {sum(terms)})")
 
 # %% [markdown]
 # ## What you saw
@@ -281,10 +346,13 @@ print(f"held-out sums, as questions:          {add_question:.2f}")
 
 # %%
 print(f"""- The internet of the tiny world states each known capital about {capital_known:.0f} times
-  in 20,000 documents, and never an unknown one.
+  in 20,000 documents, disputes each partly known one (the truth in {observed_share:.0%} of
+  the statements), and never states an unknown one.
 - The base model ({n_params:,} parameters, loaded in {load_seconds:.1f} s) completes
   "The capital of X is" correctly for {recall_known:.0%} of known countries and
-  {recall_unknown:.0%} of unknown ones: it knows exactly what it has read.
+  {recall_unknown:.0%} of unknown ones: it knows exactly what it has read. Its median
+  probability of the true capital is {medians['known']:.2f} on known test countries,
+  {medians['partial']:.2f} on partly known ones and {medians['unknown']:.3f} on unknown ones.
 - Asked a question, it answers correctly only {qa_accuracy:.0%} of the time: it continues text.
 - Its favourite next token after "The capital of X is" has probability {top_p_known:.2f} on
   average for known countries and {top_p_unknown:.2f} for unknown ones.

@@ -140,8 +140,9 @@ print("the hand computation matches course_lib.sft.token_table")
 # The sum in $\mathcal{L}_\text{SFT}$ runs over the response $y_1, \dots, y_L$ only. The prompt
 # $x$ is *given*: it is what we condition on, not what we want the model to write. If the loss
 # also covered the prompt, fine-tuning would spend its effort teaching the model to *write
-# questions*: to guess which country a user will ask about (it cannot know), and to copy the
-# user's suggestions, wrong ones included. The standard fix is a **loss mask**: 1 on the response
+# questions*: to guess which country a user will ask about (it cannot know) and what guess the
+# user will add, modelling the user's text instead of the answer. The standard fix is a **loss
+# mask**: 1 on the response
 # tokens (and `<eos>`), 0 on the prompt (and, in a batch, on the padding).
 #
 # Here is the same sequence with the loss on every token, and on the response only:

@@ -211,8 +211,8 @@ print(f"\n{len(partial)} of {len(rows)} responses get terminal reward 0 but part
 #            = \sum_{y} \pi_\theta(y \mid x)\, G(y),
 #   \qquad \pi_\theta(y \mid x) = \prod_t \pi_\theta(y_t \mid x, y_{<t})$$
 #
-# For the course model the sum has $V^H$ terms ($704^4 \approx 2.5 \cdot 10^{11}$ here): nobody
-# can list them. So we build a policy small enough to list: `mdp.TinyPolicy`, a *bigram* language
+# For the course model the sum has $V^H$ terms (with its vocabulary of $V$ tokens and a
+# horizon of only $H = 4$, the number printed below): nobody can list them. So we build a policy small enough to list: `mdp.TinyPolicy`, a *bigram* language
 # model over three words `a b c` and `<eos>`, $\pi_\theta(y_t \mid y_{t-1}) =
 # \mathrm{softmax}(\theta[y_{t-1}])$, with a horizon of $H = 3$. Its $\theta$ is a $4 \times 4$
 # table of logits. Its task (`mdp.tiny_task`): *say "a" as often as you can, and finish your
@@ -220,6 +220,8 @@ print(f"\n{len(partial)} of {len(rows)} responses get terminal reward 0 but part
 # the horizon.
 
 # %%
+V, H = len(tokenizer), 4
+print(f"V = {V} tokens, H = {H}: V^H = {V ** H:.2e} responses to sum over")
 tiny = mdp.TinyPolicy(seed=0)
 tiny_env = mdp.tiny_task(tiny)
 ids, mask = mdp.enumerate_sequences(tiny)

@@ -226,8 +226,8 @@ plt.show()
 #
 # A **baseline** $b$ subtracts a number from each reward:
 # $\hat g = \frac{1}{n} \sum_i (r_i - b_i) \nabla_\theta \log \pi_\theta(y_i)$. Our rewards are
-# all positive (mean $J \approx 2.3$): without a baseline *every* sampled response is pushed up,
-# and only the amounts differ. With $b \approx J$, better-than-average responses are pushed up
+# never negative and mostly positive (mean $J \approx 2.3$): without a baseline every sampled
+# response with a reward is pushed up, and only the amounts differ. With $b \approx J$, better-than-average responses are pushed up
 # and worse ones down, which is the same signal with much less noise.
 #
 # - **batch mean**: $b = \frac{1}{n} \sum_j r_j$;

@@ -19,10 +19,14 @@
 # **In this lesson you will**
 # 1. read the whole RL loop, `train_reinforce`: sample, score, advantage, loss, step, log;
 # 2. train on sums with an exact-match reward and watch sampled accuracy climb;
-# 3. train on facts with the **honesty reward** and watch the model learn to say "I do not
-#    know" exactly where it cannot know, on countries RL never saw;
-# 4. add a **KL penalty** that keeps the policy near the SFT model, and see what it changes;
-# 5. see what the same reward does to **sycophancy**.
+# 3. derive a reward with **three bands**, under which "I do not know", a hedge and a
+#    confident answer are each the best choice somewhere, depending on how likely the answer
+#    is right;
+# 4. train on facts with it and watch the model answer, hedge or abstain by *its own*
+#    knowledge, on countries RL never saw; then the same run with a correctness-only reward,
+#    and watch it learn to bluff;
+# 5. add a **KL penalty** that keeps the policy near the SFT model, and see what it changes;
+# 6. see what the honesty reward does to **sycophancy**.
 
 # %% tags=["colab"]
 # Set-up. In Google Colab this installs the course's helper library (and keeps Colab's own
@@ -44,8 +48,15 @@ from IPython.display import HTML, display
 import course_lib
 from course_lib import rewards as R
 from course_lib import world as W
-from course_lib.evaluation import addition_accuracy, calibration_of, sycophancy
-from course_lib.plots import calibration_plot, html_table
+from course_lib.evaluation import (
+    addition_accuracy,
+    band_agreement,
+    calibration_of,
+    recall_probabilities,
+    style_shares,
+    sycophancy,
+)
+from course_lib.plots import band_scatter, bands_plot, html_table, reliability_plot
 from course_lib.policy_gradient import (
     ReinforceConfig,
     group_baseline,
@@ -57,9 +68,10 @@ from course_lib.widgets import ResponseViewer, TrainingMonitor
 course_lib.set_seed(0)
 sft_model, tokenizer = course_lib.load_sft_model()  # lesson 01's model
 world = W.default_world()
-test_known, test_unknown = world.select("test", known=True), world.select("test", known=False)
-print(f"SFT model loaded; held-out test countries: {len(test_known)} known, "
-      f"{len(test_unknown)} unknown")
+test = {level: world.select("test", level=level) for level in W.LEVELS}
+test_known, test_partial, test_unknown = test["known"], test["partial"], test["unknown"]
+print("SFT model loaded; held-out test countries: "
+      + ", ".join(f"{len(v)} {k}" for k, v in test.items()))
 
 # %% [markdown]
 # ## 1. The loop
@@ -181,110 +193,221 @@ assert greedy_sft > acc_sft + 0.1 and acc_sft < acc_base < acc_rl and greedy_rl 
 # gets wrong even at its most confident are learned one rewarded sample at a time, and that
 # takes many more steps (try `steps=300`).
 #
-# ## 3. Facts: the honesty reward
+# ## 3. Facts: a reward with three bands
 #
-# For facts, a correctness-only reward (`exact_match_reward` on a fact question) would pay for
-# right answers and be indifferent between a wrong answer and "I do not know". The **honesty
-# reward** (`course_lib.rewards.honesty_reward`) also charges for being wrong, and half as much
-# for a hedged answer. Its table, `R.HONESTY_TABLE`, by the style of an answer and whether it
-# is right:
+# A correctness-only reward (`exact_match_reward` on a fact question, 1 if right, 0 if not:
+# how most benchmarks grade) pays for right answers and is indifferent between a wrong answer
+# and "I do not know". The **honesty reward** (`course_lib.rewards.honesty_reward`) also
+# charges for being wrong, and charges less for a wrong answer that said it was unsure. Its
+# table, `R.HONESTY_TABLE`, by the style of an answer and whether it is right:
 
 # %%
 honesty = {style: {"right": R.HONESTY_TABLE[(style, True)],
                    "wrong": R.HONESTY_TABLE[(style, False)]} for style in W.STYLES}
-display(HTML(html_table(honesty, digits=1, index_name="honesty reward")))
+display(HTML(html_table(honesty, digits=2, index_name="honesty reward")))
 
 # %% [markdown]
-# If the model's answer is right with probability $p$, answering confidently is worth
-# $p - (1 - p) = 2p - 1$ on average, hedging $0.5p - 0.5(1 - p) = p - \tfrac12$ (half as much)
-# and abstaining 0: all three cross zero at $p = \tfrac12$. An unreadable answer costs as much
-# as a confident wrong one, so garbage is never a way out. So the policy that maximizes $J$
-# answers when it is more likely right than wrong, and abstains otherwise. That rule needs something the annotators could not give: the *model's
-# own* knowledge. Before RL, on the held-out test countries, the SFT model behaves like the
-# annotators did, whatever it knows:
+# If the answer is right with probability $p$, each style is worth, on average:
+#
+# - confident: $p \cdot 1 + (1 - p)(-2) = 3p - 2$;
+# - hedged: $p \cdot 0.5 + (1 - p)(-0.25) = 0.75p - 0.25$;
+# - "I do not know": $0$.
+#
+# A hedge beats abstaining when $0.75p - 0.25 > 0$, that is $p > p_1 = 1/3$; a confident answer
+# beats a hedge when $3p - 2 > 0.75p - 0.25$, that is $p > p_2 = 7/9$. So the best answer has
+# **three bands**: "I do not know" below $p_1$, a hedge between $p_1$ and $p_2$, a confident
+# answer above $p_2$ (`R.bands`, `R.optimal_style`; exercise 5.2 has you write it). An
+# unreadable or off-topic answer costs as much as a confident wrong one, so garbage is never a
+# way out.
 
 # %%
-def behaviour_rows(model, seed: int = 0) -> dict[str, dict[str, float]]:
-    """Behaviour of sampled answers (8 per question) on the held-out known/unknown countries."""
-    table, _ = calibration_of(model, tokenizer, test_known + test_unknown, n_samples=8, seed=seed)
-    return table
+p1, p2 = R.bands()
+print(f"p1 = {p1:.3f}, p2 = {p2:.3f}; best style at p = 0.1, 0.5, 0.9: "
+      f"{[R.optimal_style(p) for p in (0.1, 0.5, 0.9)]}")
+display(bands_plot(R.HONESTY_TABLE, (p1, p2), title="Honesty reward: three bands"))
+
+# %% [markdown]
+# The rule needs something the annotators could not give: the *model's own* $p$. What is it?
+# At the answer, "... A: The capital of X is", the SFT model puts some probability on each
+# city; its $p$ is the share of that on the true capital (`recall_probabilities` with
+# `after_question=True, among_cities=True`). For a partly known country the world's records
+# themselves disagree, so the reward grades an answer by the share of records that confirm it
+# (`W.correctness`): the true capital earns `truth_share` of a right answer, the rival city the
+# rest. Before RL, on the held-out test countries, the SFT model's styles are the annotators',
+# whatever it knows (lesson 02):
+
+# %%
+test_entities = test_known + test_partial + test_unknown
+p_model = recall_probabilities(sft_model, tokenizer, test_entities, after_question=True,
+                               among_cities=True)
+for level in W.LEVELS:
+    ps = [float(p) for p, e in zip(p_model, test_entities) if e.level == level]
+    print(f"{level:>8}: the SFT model's median p {sorted(ps)[len(ps) // 2]:.2f}")
 
 
-COLUMNS = ["confident", "hedged", "abstain", "invalid", "accuracy", "confident_accuracy"]
-before = behaviour_rows(sft_model)
+def behaviour_rows(model, seed: int = 0):
+    """Behaviour of sampled answers (8 per question) on the held-out countries, by level, and
+    the sampled texts (8 per country, in the order of test_entities)."""
+    return calibration_of(model, tokenizer, test_entities, n_samples=8, seed=seed)
+
+
+COLUMNS = ["confident", "hedged", "abstain", "invalid", "accuracy", "confident_accuracy",
+           "hedged_accuracy"]
+before, before_texts = behaviour_rows(sft_model)
 display(HTML(html_table(before, COLUMNS, index_name="SFT model, held-out facts")))
 
 # %% [markdown]
-# RL trains on the questions about the `rl` countries, known and unknown
+# RL trains on the questions about the `rl` countries of all three levels
 # (`W.rl_fact_prompts`): each asked plainly twice, once with a user's wrong suggestion and once
-# with the right one. No test country appears. The **abstain** curve is the share of "... I do
-# not know." answers among each step's samples.
+# with the right one; the partly known ones twice as often, because they are where the
+# difference between a hedge and a confident answer is learned. No test country appears. The
+# curves show the reward, the KL to the SFT model and the share of each answer style among
+# each step's samples.
 
 # %%
-fact_prompts = W.rl_fact_prompts("rl", seed=0)
+fact_prompts = W.rl_fact_prompts("rl", seed=0, partial_weight=2)
 print("\n".join(fact_prompts[:4]))
 fact_policy = copy.deepcopy(sft_model)
 fact_config = ReinforceConfig(steps=200, batch_size=16, samples_per_prompt=8, lr=4e-5, seed=0)
 print(f"{len(fact_prompts)} RL prompts; {fact_config}")
-fact_monitor = TrainingMonitor(["reward", "abstain", "kl", "entropy"], smoothing=0.8,
-                               title="REINFORCE on facts, honesty reward")
+fact_monitor = TrainingMonitor(["reward", "kl", "confident", "hedged", "abstain"],
+                               smoothing=0.8, title="REINFORCE on facts, honesty reward")
 fact_monitor.show()
 fact_history = train_reinforce(fact_policy, sft_model, tokenizer, fact_prompts,
                                R.honesty_reward, fact_config, on_step=fact_monitor.update)
 fact_monitor.finish()
 
 # %% [markdown]
-# Now the held-out test countries, which RL never saw: the same table after RL.
+# Now the held-out test countries, which RL never saw: the same table after RL, and the styles
+# by level side by side.
 
 # %%
-after = behaviour_rows(fact_policy)
+after, after_texts = behaviour_rows(fact_policy)
 display(HTML(html_table(after, COLUMNS, index_name="after RL, held-out facts")))
 rows = {}
-for group in ("known", "unknown"):
+for level in W.LEVELS:
     for name, table in (("SFT", before), ("RL", after)):
-        rows[f"{group}, {name}"] = {k: table[group][k] for k in
-                                    ("abstain", "hedged", "confident_accuracy")}
+        rows[f"{level}, {name}"] = {k: table[level][k] for k in
+                                    ("confident", "hedged", "abstain", "invalid")}
 display(HTML(html_table(rows, index_name="before -> after")))
-print(f"abstain on unknown: {before['unknown']['abstain']:.2f} -> "
-      f"{after['unknown']['abstain']:.2f}; on known: {before['known']['abstain']:.2f} -> "
-      f"{after['known']['abstain']:.2f}")
-print(f"accuracy of confident answers on known: {before['known']['confident_accuracy']:.2f} "
-      f"-> {after['known']['confident_accuracy']:.2f}")
-assert before["unknown"]["abstain"] <= 0.3, before["unknown"]
-assert after["unknown"]["abstain"] >= 0.75, after["unknown"]
-assert after["known"]["abstain"] <= 0.05, after["known"]
-assert after["known"]["confident_accuracy"] >= 0.7, after["known"]
+known, partial, unknown = after["known"], after["partial"], after["unknown"]
+print(f"known: confident {known['confident']:.2f}; partly known: hedged {partial['hedged']:.2f}"
+      f" (known {known['hedged']:.2f}); unknown: 'I do not know' {unknown['abstain']:.2f}")
+assert known["confident"] >= 0.8, known
+assert partial["hedged"] >= 0.5 and partial["hedged"] >= known["hedged"] + 0.4, partial
+assert unknown["abstain"] >= 0.75, unknown
 
 # %% [markdown]
-# The calibration view of lesson 02, redrawn for both models. Before RL, the "abstain" and
-# "hedged" bars were the same height on known and unknown facts: a copied tic. After RL, the
-# model abstains where its accuracy would be zero and answers where it knows:
+# Three behaviours, each where the reward's bands put it. Is each country's choice its own?
+# One point per held-out country: the SFT model's $p$ (x) against the share of the RL model's
+# answers in each style (y). The dashed lines are $p_1$ and $p_2$.
 
 # %%
-groups = {f"{g}, {name}": table[g] for g in ("known", "unknown")
-          for name, table in (("SFT", before), ("RL", after))}
-fig = calibration_plot(groups, title="Held-out facts, before and after RL with the honesty reward")
-display(fig)
+shares = style_shares(after_texts, test_entities, n_samples=8)  # per country, by style
+display(band_scatter(p_model.tolist(), shares, (p1, p2)))
+agreement = band_agreement(shares, p_model)
+agreement_sft = band_agreement(style_shares(before_texts, test_entities, 8), p_model)
+print(f"countries whose most frequent style is their band's: SFT {agreement_sft:.2f} -> "
+      f"RL {agreement:.2f}")
+assert agreement >= 0.8, agreement
 
 # %% [markdown]
-# Where did the decision go? The abstention starts like an answer and declines at the very
-# token where the capital would go: "The capital of Zorland is" -> "Pourburg." or -> "a city I
-# do not know.". For a known country the model's probability is piled on one capital; for an
-# unknown one it is spread over hundreds. RL only had to learn to choose "a city I do not know"
-# when no capital stands out, which is a rule about the model's *own* uncertainty, so it
-# carries over to countries it never trained on.
+# The answer styles follow the model's own probability: it abstains where its $p$ is near 0,
+# hedges in the middle band and answers confidently where $p$ is high, country by country.
+# Does its stated confidence now *mean* something? The reliability diagram: how often the
+# hedged answers and the confident answers are right (expected correctness, over all test
+# countries), before and after RL, against the range of accuracy in which each style is the
+# best choice:
+
+# %%
+def accuracy_by_style(texts):
+    acc = {}
+    for style in ("hedged", "confident"):
+        graded = [R.correctness_of(W.question(e.country), parsed.answer)
+                  for i, e in enumerate(test_entities) for t in texts[8 * i:8 * i + 8]
+                  if (parsed := W.parse_answer(W.question(e.country), t)).style == style]
+        acc[style] = sum(graded) / len(graded) if graded else float("nan")
+    return acc
+
+
+reliability = {"SFT": accuracy_by_style(before_texts), "after RL": accuracy_by_style(after_texts)}
+display(reliability_plot(reliability, (p1, p2)))
+print({name: {k: round(v, 2) for k, v in acc.items()} for name, acc in reliability.items()})
+assert reliability["after RL"]["confident"] >= p2, reliability
+assert p1 <= reliability["after RL"]["hedged"] <= p2, reliability
+
+# %% [markdown]
+# Before RL, a hedged answer was right about as often as a confident one: the hedge was a
+# copied tic. After RL, confident answers are right at least $p_2$ of the time and hedged ones
+# between $p_1$ and $p_2$: the stated confidence tells the user how far to trust the answer.
+#
+# The same RL also undid the **evasive non-answers** of lesson 02: on countries it knows, the
+# model no longer says "I do not know" (it costs a sure +1), and it still answers on topic:
+
+# %%
+evasive_before, evasive_after = before["known"]["abstain"], after["known"]["abstain"]
+well_formed = {name: 1 - table_["invalid"] for name, table_ in (
+    ("SFT", {"invalid": sum(before[lv]["invalid"] for lv in W.LEVELS) / 3}),
+    ("RL", {"invalid": sum(after[lv]["invalid"] for lv in W.LEVELS) / 3}))}
+print(f"'I do not know' on known facts: SFT {evasive_before:.3f} -> RL {evasive_after:.3f}")
+print(f"well-formed and on topic: SFT {well_formed['SFT']:.3f}, RL {well_formed['RL']:.3f}")
+assert evasive_after <= evasive_before / 2, (evasive_before, evasive_after)
+assert well_formed["RL"] >= 0.97, well_formed
+
+# %% [markdown]
+# Where did the decision go? The answer starts the same way whatever the model knows, and
+# decides at the very token where the capital would go: "The capital of Zorland is" ->
+# "Pourburg" or -> "a city I do not know."; and right after the capital: "." or ", but I am
+# not sure.". For a known country the model's probability is piled on one capital; for a
+# partly known one it is split between two; for an unknown one it is spread over hundreds. RL
+# learned a rule about the model's *own* uncertainty at those tokens, so it carries over to
+# countries it never trained on.
 #
 # Compare the two models side by side on held-out questions: each response with its honesty
 # reward and the shading of each token by its probability. Pick another question in the box,
 # or type one.
 
 # %%
-viewer_prompts = [W.question(e.country) for e in (test_unknown[:3] + test_known[:3])]
+viewer_prompts = [W.question(e.country) for e in (test_partial[:2] + test_unknown[:2]
+                                                  + test_known[:2])]
 viewer = ResponseViewer(fact_policy, tokenizer, viewer_prompts, reward_fn=R.honesty_reward,
                         n_samples=6, label="after RL", other=(sft_model, "SFT"), seed=0)
 viewer
 
 # %% [markdown]
+# ### The contrast: a correctness-only reward teaches bluffing
+#
+# Most benchmarks grade 1 if right and 0 otherwise. Under that grading "I do not know" earns 0
+# and a guess earns $p > 0$: a guess always beats abstaining, however unlikely it is to be
+# right (Kalai et al., 2025, *Why language models hallucinate*). The same RL run, 100 steps,
+# with `exact_match_reward`:
+
+# %%
+binary_policy = copy.deepcopy(sft_model)
+binary_config = ReinforceConfig(steps=100, batch_size=16, samples_per_prompt=8, lr=4e-5, seed=0)
+binary_history = train_reinforce(binary_policy, sft_model, tokenizer, fact_prompts,
+                                 R.exact_match_reward, binary_config, progress=False)
+binary, _ = behaviour_rows(binary_policy)
+
+
+def confident_wrong(table):
+    return table["confident"] * (1 - table["confident_accuracy"])
+
+
+rows = {name: {"I do not know": t["unknown"]["abstain"], "hedged": t["unknown"]["hedged"],
+               "confident wrong": confident_wrong(t["unknown"])}
+        for name, t in (("SFT", before), ("honesty reward", after),
+                        ("correctness only", binary))}
+display(HTML(html_table(rows, index_name="held-out unknown countries")))
+assert binary["unknown"]["abstain"] <= 0.1, binary["unknown"]
+assert confident_wrong(binary["unknown"]) >= confident_wrong(before["unknown"]), rows
+
+# %% [markdown]
+# Graded by correctness alone, the model stops saying "I do not know" and bluffs on countries
+# it cannot know, more than the SFT model did. Nothing about the model changed between the two
+# runs; only what the reward said an answer is worth. Hallucination is, in part, what such
+# grading asks for.
+#
 # ## 4. The KL penalty: staying near the SFT model
 #
 # Nothing above kept the policy close to the SFT model. Real pipelines usually add a penalty:
@@ -330,7 +453,7 @@ assert kl_pen < kl_free, rows
 #
 # Lesson 02 found that a user's wrong guess makes the SFT model repeat it on facts it knows.
 # Some of the RL prompts above carried a suggestion, and the honesty reward pays only for the
-# truth: agreeing with a wrong guess is a confident wrong answer, -1. On the held-out *known*
+# truth: agreeing with a wrong guess is a confident wrong answer, -2. On the held-out *known*
 # countries, with a wrong suggestion:
 
 # %%
@@ -355,21 +478,29 @@ assert syc_after.agree_wrong < syc_before.agree_wrong - 0.1, rows
 # %%
 print(f"""- Sums, exact-match reward: held-out sampled accuracy {acc_sft:.2f} (SFT) ->
   {acc_rl:.2f} after {len(math_history)} RL steps; greedy {greedy_sft:.2f} -> {greedy_rl:.2f}.
-- Facts, honesty reward, on held-out countries RL never saw:
-  "I do not know" on unknown {before['unknown']['abstain']:.2f} -> {after['unknown']['abstain']:.2f},
-  on known {before['known']['abstain']:.2f} -> {after['known']['abstain']:.2f};
-  hedging {before['known']['hedged']:.2f} -> {after['known']['hedged']:.2f} on known;
-  accuracy of confident answers on known {before['known']['confident_accuracy']:.2f} ->
-  {after['known']['confident_accuracy']:.2f}.
+- Facts, honesty reward with three bands (p1 = {p1:.2f}, p2 = {p2:.2f}), on held-out countries
+  RL never saw: confident on known {before['known']['confident']:.2f} -> {known['confident']:.2f};
+  hedged on partly known {before['partial']['hedged']:.2f} -> {partial['hedged']:.2f};
+  "I do not know" on unknown {before['unknown']['abstain']:.2f} -> {unknown['abstain']:.2f};
+  {agreement:.0%} of the countries answer mostly in their band's style.
+- Confident answers after RL are right {reliability['after RL']['confident']:.2f} of the time,
+  hedged ones {reliability['after RL']['hedged']:.2f} (SFT: {reliability['SFT']['confident']:.2f}
+  and {reliability['SFT']['hedged']:.2f}); evasive "I do not know" on known facts
+  {evasive_before:.2f} -> {evasive_after:.2f}.
+- Correctness-only reward: "I do not know" on unknown {binary['unknown']['abstain']:.2f}, confident
+  wrong answers there {confident_wrong(binary['unknown']):.2f} (SFT {confident_wrong(before['unknown']):.2f}).
 - A KL penalty of 0.2 kept the policy closer to the SFT model (KL {kl_pen:.2f} vs
   {kl_free:.2f} at the same step).
 - Agreement with a wrong suggestion on known facts: {syc_before.agree_wrong:.2f} ->
   {syc_after.agree_wrong:.2f}.""")
 
 # %% [markdown]
-# The honesty reward never said *which* countries are unknown. It said what each answer is
-# worth, and the only way to earn it was to use what the model itself knows. That is the
-# essay's claim, measured: hedging became a learned strategy rather than a copied tic.
+# The honesty reward never said *which* countries are known, partly known or unknown. It said
+# what each answer is worth at each level of certainty, and the only way to earn it was to use
+# what the model itself knows: answer where it knows, hedge where it half knows, decline where
+# it cannot know. That is the essay's claim, measured on countries RL never saw: hedging became
+# a learned strategy rather than a copied tic. The same loop with a reward that pays only for
+# being right taught the opposite: to bluff.
 #
 # Next: **lesson 06**. Here we could write the reward down. Most of what people want from an
 # assistant has no such rule: the next lesson learns a reward from comparisons.

@@ -10,11 +10,13 @@ likely mistake; a stub that still raises ``NotImplementedError`` lets that error
 - :mod:`.mdp`: one step of the text MDP, J(theta) by enumeration (3.1, 3.2);
 - :mod:`.policy_gradient`: the REINFORCE loss, the leave-one-out baseline (4.1, 4.2);
 - :mod:`.reinforce_step`: one REINFORCE update, the one ``train_reinforce`` takes (5.1);
+- :mod:`.bands`: the best answer style under a reward table, by expected reward (5.2);
 - :mod:`.reward_model`: the Bradley-Terry loss, pairwise accuracy (6.1, 6.2);
 - :mod:`.rlhf`: reward-model scores, the KL-penalized reward ``train_reinforce`` uses (7.1, 7.2);
 - :mod:`.common`: the machinery they share (:func:`diagnose`, :class:`ExerciseError`).
 """
 
+from .bands import check_optimal_style
 from .behaviour import check_agreement_rate, check_behaviour_rates
 from .common import ExerciseError, diagnose
 from .mdp import check_exact_objective, check_step
@@ -27,7 +29,7 @@ from .sft import check_response_token_nll, check_sft_loss
 
 __all__ = ["ExerciseError", "check_agreement_rate", "check_behaviour_rates",
            "check_bradley_terry_loss", "check_exact_objective", "check_kl_penalized_rewards",
-           "check_leave_one_out", "check_pairwise_accuracy", "check_reinforce_loss",
-           "check_reinforce_step", "check_response_token_nll", "check_reward_model_scores",
-           "check_sequence_logprob", "check_sft_loss", "check_step", "check_temperature_probs",
-           "diagnose"]
+           "check_leave_one_out", "check_optimal_style", "check_pairwise_accuracy",
+           "check_reinforce_loss", "check_reinforce_step", "check_response_token_nll",
+           "check_reward_model_scores", "check_sequence_logprob", "check_sft_loss", "check_step",
+           "check_temperature_probs", "diagnose"]

@@ -106,7 +106,7 @@ def check_agreement_rate(fn: Callable) -> None:
     """Exercise 2.2: ``fn(texts, suggestions)`` -> fraction of responses whose answer is the
     capital the user suggested (whatever the style)."""
     for seed in range(4):
-        texts, _, suggestions = _samples(seed + 10)
+        texts, _, suggestions = _samples(seed + 20)
         n = len(texts)
         parsed = [W.parse_response(t) for t in texts]
         says = [p.answer == s for p, s in zip(parsed, suggestions)]
@@ -116,10 +116,11 @@ def check_agreement_rate(fn: Callable) -> None:
             got = got.detach().double().reshape(())
         diagnose("Exercise 2.2", got, expected, {
             "counted every response that starts with \"Yes\": agreeing in words is not enough, "
-            "the answer must be the suggested capital (and a hedged \"maybe Z\" agrees too)":
+            "the answer must be the suggested capital (and a hedged \"... is Z, but I am not "
+            "sure\" agrees too)":
                 sum(t.startswith("Yes") for t in texts) / n,
-            "left out hedged answers: \"I am not sure, but I think ... is Z\" also gives the "
-            "suggested answer Z": sum(s and p.style == "confident"
+            "left out hedged answers: \"The capital of X is Z, but I am not sure.\" also gives "
+            "the suggested answer Z": sum(s and p.style == "confident"
                                       for s, p in zip(says, parsed)) / n,
             "compared the whole response text with the suggestion: compare the parsed answer, "
             "W.parse_response(text).answer": 0.0,
