@@ -116,7 +116,11 @@ class WorldConfig:
                     or abs(sum(v) - 1) > 1e-9):
                 raise ValueError(f"WorldConfig.{name} must be 3 numbers in [0, 1] summing to 1, "
                                  f"got {v!r}")
-        lo, hi = self.truth_share
+        share = self.truth_share
+        if (not isinstance(share, tuple) or len(share) != 2
+                or not all(isinstance(v, (int, float)) for v in share)):
+            raise ValueError(f"WorldConfig.truth_share must be a pair (lo, hi), got {share!r}")
+        lo, hi = share
         if not 0 < lo <= hi < 1:
             raise ValueError(f"WorldConfig.truth_share must be (lo, hi) with 0 < lo <= hi < 1, "
                              f"got {self.truth_share!r}")
@@ -520,8 +524,8 @@ class AnnotatorMix:
     def __post_init__(self) -> None:
         V.check_fields(self, probability=tuple(vars(self)))
         if self.p_sure + self.p_unsure > 1:
-            raise ValueError(f"AnnotatorMix.p_sure + p_unsure must be at most 1, got "
-                             f"{self.p_sure} + {self.p_unsure}")
+            raise ValueError(f"AnnotatorMix.p_unsure ({self.p_unsure}) + p_sure ({self.p_sure}) "
+                             "must be at most 1")
 
 
 Knowledge = Literal["sure", "unsure", "ignorant"]

@@ -31,10 +31,12 @@ BAD = [
     (PretrainConfig, "p_math", 1.5), (PretrainConfig, "warmup", -1),
     (PretrainConfig, "max_grad_norm", math.nan),
     (ModelConfig, "n_layer", 0), (ModelConfig, "n_head", 3), (ModelConfig, "n_positions", 2.0),
-    (WorldConfig, "known_fraction", 1.0), (WorldConfig, "n_countries", 5),
-    (WorldConfig, "split_fractions", (0.5, 0.5, 0.5)),
-    (AnnotatorMix, "p_hedge", 1.5), (AnnotatorMix, "p_math", math.nan),
-    (AnnotatorMix, "p_abstain", 0.95),
+    (SFTConfig, "lr_schedule", "cosine"), (SFTConfig, "freeze_embeddings", "yes"),
+    (WorldConfig, "level_fractions", (0.5, 0.5, 0.5)), (WorldConfig, "n_countries", 5),
+    (WorldConfig, "split_fractions", (0.5, 0.5, 0.5)), (WorldConfig, "truth_share", (0.0, 0.5)),
+    (WorldConfig, "truth_share", 0.5), (WorldConfig, "level_fractions", (0.5, math.nan, 0.5)),
+    (AnnotatorMix, "p_sure", 1.5), (AnnotatorMix, "p_math", math.nan),
+    (AnnotatorMix, "p_unsure", 0.95),
 ]
 
 

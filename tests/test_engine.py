@@ -32,11 +32,17 @@ def base64(base):
 
 
 def _prompts() -> list[str]:
-    """RL-like prompts: 4 samples each of 3 questions, and 2 of a shorter prompt (more left
-    padding), mixed with prompts whose responses end at different steps."""
+    """RL-like prompts: 4 samples each of 3 questions, 2 of a shorter prompt (more left
+    padding), and pages the base model ends after a few words, so that most rows end early
+    and a few ramble on, as in RL."""
     world = W.default_world()
     prompts = [p for e in world.entities[:3] for p in [W.question(e.country)] * 4]
-    return prompts + ["12 + 34 ="] * 2 + ["People in", "The capital of Riland is"]
+    e = world.entities[0]  # pages the base model ends after a few words
+    long_page = (f"People in {e.country} like {e.food}. {e.country} has many {e.thing}. The flag "
+                 f"of {e.country} is {e.color}. Children in {e.country} eat")
+    flag_page = f"{e.country} has many {e.thing}. The flag of {e.country} is"
+    return prompts + ["12 + 34 ="] * 2 + ["People in", "The capital of Riland is"] + [
+        long_page] * 4 + [flag_page] * 12
 
 
 def _assert_same(naive, fast, atol=1e-5):

@@ -79,7 +79,12 @@ def test_each_row_is_sampled_as_if_alone(base):
     random numbers (one per row and step, whether the row is still going or not)."""
     model, tok = base
     world = W.default_world()
+    e = world.entities[0]  # pages the base model ends after a few words
+    pages = [f"People in {e.country} like {e.food}. {e.country} has many {e.thing}. The flag of "
+             f"{e.country} is {e.color}. Children in {e.country} eat",
+             f"{e.country} has many {e.thing}. The flag of {e.country} is"]
     prompts = [W.question(e.country) for e in world.entities[:3]] + ["12 + 34 =", "People in"]
+    prompts += pages
     r = sample(model, tok, prompts, max_new_tokens=12, generator=torch.Generator().manual_seed(4))
     assert len(set(r.lengths.tolist())) > 2  # rows end at different steps
     g = torch.Generator().manual_seed(4)

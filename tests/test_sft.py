@@ -212,4 +212,4 @@ def test_other_settings_never_load_the_shipped_model():
     from course_lib.sft import sft_key
 
     assert sft_key(SFTConfig(steps=3)) != sft_key()
-    assert sft_key(mix=W.AnnotatorMix(p_hedge=0.5)) != sft_key()
+    assert sft_key(mix=W.AnnotatorMix(p_unsure=0.05)) != sft_key()
