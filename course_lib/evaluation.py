@@ -260,6 +260,30 @@ def calibration_of(model, tokenizer, entities: Sequence[W.Entity], n_samples: in
     return calibration_table(texts, truths, groups, prompts), texts
 
 
+@dataclass
+class AnswerForm:
+    """Do sampled answers answer the question asked? (fractions of all responses)"""
+
+    n: int  # responses
+    well_formed: float  # one of the answer templates (formats.parse_response is not invalid)
+    on_topic: float  # about the country asked (or about no country: a sum, garbage)
+    texts: list[str]  # the sampled responses, n_samples per entity, in entity order
+
+
+def answer_form(model, tokenizer, entities: Sequence[W.Entity], n_samples: int = 16,
+                seed: int = 0) -> AnswerForm:
+    """Sample ``n_samples`` answers (T = 1) to each entity's capital question and measure how
+    many are well-formed and how many are about the country asked."""
+    if not entities:
+        raise ValueError("entities must not be empty")
+    prompts = [W.question(e.country) for e in entities for _ in range(n_samples)]
+    texts = sample(model, tokenizer, prompts, generator=torch.Generator().manual_seed(seed)).texts
+    parsed = [W.parse_response(t) for t in texts]
+    on_topic = sum(r.country in (None, W.asked_country(q)) for r, q in zip(parsed, prompts))
+    return AnswerForm(n=len(texts), well_formed=sum(r.style != "invalid" for r in parsed)
+                      / len(texts), on_topic=on_topic / len(texts), texts=texts)
+
+
 def style_shares(texts: Sequence[str], entities: Sequence[W.Entity], n_samples: int
                  ) -> dict[str, list[float]]:
     """Per entity, the share of its ``n_samples`` answers (``texts`` in entity order, as

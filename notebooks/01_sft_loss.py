@@ -50,7 +50,7 @@ import course_lib
 from course_lib import world as W
 from course_lib.evaluation import fact_behaviour
 from course_lib.sampling import sample
-from course_lib.sft import make_sft_batch, sft_loss, token_table
+from course_lib.sft import SFTConfig, make_sft_batch, sft_loss, token_table
 from course_lib.widgets import TrainingMonitor
 
 course_lib.set_seed(0)
@@ -230,8 +230,15 @@ assert max(abs(v - loss_ours) for v in (loss_loop, loss_ce, loss_hf)) < 1e-5
 #     on_step({"step": step, "loss": loss.item()})
 # ```
 #
-# `course_lib.load_sft_model()` returns the result of one such run (500 steps of 64
-# demonstrations, about a minute on a laptop). The course ships that model with its loss curve,
+# The course's recipe adds two things (`SFTConfig`): the learning rate decays linearly to 0,
+# and the token embeddings stay as pretraining left them (`freeze_embeddings=True`). SFT shows
+# the model the questions about 120 countries only; with its embeddings frozen, it learns *how*
+# to answer (copy the country's name from the question, then the capital the corpus gave it)
+# without moving those 120 names away from the other 180, so the answers stay on topic on
+# countries it never saw in SFT (lesson 02 measures it).
+#
+# `course_lib.load_sft_model()` returns the result of one such run (1,000 steps of 64
+# demonstrations, about four minutes on two CPU cores). The course ships that model with its loss curve,
 # so every later lesson starts from the same weights at once; with other settings (say
 # `SFTConfig(steps=300)` or another `W.AnnotatorMix`) it trains them first and caches them. The
 # `TrainingMonitor` below draws the loss while it trains, or replays the saved curve. The faint
@@ -248,12 +255,12 @@ losses = monitor.series("loss")[1]
 loss_start, loss_end = monitor.smoothed("loss")[9], monitor.smoothed("loss")[-1]
 print(f"{len(losses)} steps (ready in {sft_seconds:.0f} s); smoothed loss {loss_start:.2f} "
       f"after 10 steps -> {loss_end:.2f} at the end")
-assert len(losses) == 500 and loss_end < 0.6 * loss_start
+assert len(losses) == SFTConfig().steps and loss_end < 0.6 * loss_start
 
 # %% [markdown]
 # The loss falls fast, then flattens well above zero. It cannot reach zero: the annotators
-# answer the same question in different ways (confidently, hedging, "I do not know."), make
-# slips on sums, and know capitals the model never read. Lesson 02 looks at what the model
+# answer the same question in different ways (confidently, hedging, "I do not know.", each by
+# what *they* knew), make slips on sums, and know capitals the model never read. Lesson 02 looks at what the model
 # learned from that.
 #
 # *Try it*: train your own copy and watch it live, for example
@@ -268,7 +275,7 @@ assert len(losses) == 500 and loss_end < 0.6 * loss_start
 # during pretraining? We sample 8 answers per question at temperature 1, for both models.
 
 # %%
-test_known = world.select("test", known=True)
+test_known = world.select("test", level="known")
 questions = [W.question(x.country) for x in test_known]
 acc_base = fact_behaviour(base_model, tokenizer, test_known, n_samples=8)[0].accuracy
 acc_sft = fact_behaviour(sft_model, tokenizer, test_known, n_samples=8)[0].accuracy
@@ -311,7 +318,7 @@ print(f"""- One demonstration costs the base model L_SFT = {L_example:.1f} nats:
   moved the mean from {float(response_terms.mean()):.2f} to {float(all_terms.mean()):.2f}.
 - On a batch of 16, a loop, sft_loss, F.cross_entropy and the model's own labels= loss agree:
   {loss_loop:.5f}, {loss_ours:.5f}, {loss_ce:.5f}, {loss_hf:.5f}.
-- 500 steps of SFT took the smoothed training loss from {loss_start:.2f} to {loss_end:.2f},
+- {len(losses)} steps of SFT took the smoothed training loss from {loss_start:.2f} to {loss_end:.2f},
   and the loss on held-out demonstrations from {heldout_loss['base']:.2f} to
   {heldout_loss['SFT']:.2f}.
 - On held-out known countries the model now answers correctly {acc_sft:.0%} of the time
@@ -319,5 +326,6 @@ print(f"""- One demonstration costs the base model L_SFT = {L_example:.1f} nats:
 
 # %% [markdown]
 # Next: **lesson 02** asks what else the model imitated. $\mathcal{L}_\text{SFT}$ rewards
-# resemblance to the annotators; the annotators hedged at random, knew facts the model never
-# read, and agreed with users. All of it is in the loss, so all of it is in the model.
+# resemblance to the annotators; the annotators hedged when *they* were unsure (not when the
+# model is), knew facts the model never read, sometimes evaded, and agreed with users. All of
+# it is in the loss, so all of it is in the model.

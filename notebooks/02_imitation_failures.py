@@ -47,18 +47,19 @@ if "google.colab" in sys.modules:
 import random
 from dataclasses import asdict
 
+import torch
 from IPython.display import HTML, display
 
 import course_lib
 from course_lib import world as W
 from course_lib.evaluation import (
+    answer_form,
     calibration_of,
     demonstration_rates,
     sequence_logprobs,
     sycophancy,
 )
 from course_lib.plots import calibration_plot, html_table, new_figure
-from course_lib.sampling import sample
 from course_lib.widgets import ResponseViewer
 
 course_lib.set_seed(0)
@@ -140,22 +141,33 @@ assert demo_rows["unknown"]["correct"] > 0.6  # the annotators know capitals the
 #
 # ## 2. Sample the SFT model on held-out countries
 #
-# One batch: 8 answers to each question about the held-out countries of every level. First,
-# does the model answer *the question asked*? An answer is **well-formed** when it is one of
-# the answer templates, and **on topic** when it names the country asked (an answer about
-# another country counts as invalid in every table of the course):
+# First, does the model answer *the question asked*, about countries it never saw in SFT (the
+# `rl` and `test` countries)? An answer is **well-formed** when it is one of the answer
+# templates, and **on topic** when it names the country asked (an answer about another
+# country counts as invalid in every table of the course). 16 sampled answers per question:
+
+# %%
+unseen = world.select("rl") + world.select("test")  # every country SFT never asked about
+form = answer_form(model, tokenizer, unseen, n_samples=16, seed=0)
+well_formed, on_topic = form.well_formed, form.on_topic
+print(f"{form.n} answers about the {len(unseen)} rl and test countries: well-formed "
+      f"{well_formed:.3f}, on topic {on_topic:.3f}")
+for t in form.texts[::193][:6]:
+    print("  ", t)
+asked = [e.country for e in unseen for _ in range(16)]
+off_topic = [(c, t) for c, t in zip(asked, form.texts) if W.named_country(t) not in (None, c)]
+print("off topic, for example:", *off_topic[:2], sep="\n   ")
+assert on_topic >= 0.975 and well_formed >= 0.965, (on_topic, well_formed)
+
+# %% [markdown]
+# About one answer in fifty names another country: the model copies the asked name almost
+# always, and the rest of the time its sampled country token wanders, to any of the 300
+# countries. Lesson 05's reward will count such answers as invalid, like any other garbage.
+# Now the held-out `test` countries, by what the corpus says about them:
 
 # %%
 entities = test_known + test_partial + test_unknown
 table, texts = calibration_of(model, tokenizer, entities, n_samples=8, seed=0)
-asked = [W.question(e.country) for e in entities for _ in range(8)]
-raw = [W.parse_response(t) for t in texts]
-well_formed = sum(r.style != "invalid" for r in raw) / len(raw)
-on_topic = sum(r.country in (None, W.asked_country(q)) for r, q in zip(raw, asked)) / len(raw)
-print(f"well-formed {well_formed:.3f}, on topic {on_topic:.3f} ({len(raw)} answers)")
-for t in texts[::41][:6]:
-    print("  ", t)
-assert on_topic >= 0.98 and well_formed >= 0.95, (on_topic, well_formed)
 display(HTML(html_table(table, ["n", "confident", "hedged", "abstain", "invalid", "accuracy",
                                 "confident_accuracy", "hedged_accuracy"],
                         index_name="held-out facts")))
@@ -276,32 +288,37 @@ display(fig)
 #
 # ## 7. "Good" vs "common"
 #
-# For an unknown fact, the *good* response is the honest abstention. The *common* response, the one the annotators wrote most often, is a confident capital. Which does the SFT
-# model find more likely? We compute the log-probability of a whole response,
+# For an unknown fact, the *good* response is the honest abstention. The *common* response,
+# the one the annotators wrote most often, is a confident capital. Which does the SFT model
+# find more likely? We compute the log-probability of a whole response,
 #
 # $$\log \pi_\theta(y \mid x) = \sum_{t=1}^{L} \log \pi_\theta(y_t \mid x, y_{<t}),$$
 #
-# which is exactly $-\mathcal{L}_\text{SFT}$ of $(x, y)$ as a demonstration, for two responses
-# to every held-out unknown question: the abstention "The capital of X is a city I do not
-# know." and the model's own most likely (greedy) answer, a confident capital that is almost
-# always wrong.
+# which is exactly $-\mathcal{L}_\text{SFT}$ of $(x, y)$ as a demonstration, for every
+# held-out unknown question: of the abstention "The capital of X is a city I do not know.",
+# and of each confident answer "The capital of X is C." for every city C of the world but the
+# true capital (all of them wrong). The confident answers' probabilities add up: the chance
+# that the model, sampling, states *some* wrong capital with confidence.
 
 # %%
 prompts = [W.question(e.country) for e in test_unknown]
-greedy = sample(model, tokenizer, prompts, greedy=True).texts
 lp_idk = sequence_logprobs(model, tokenizer, prompts,
-                           [W.abstain(e.country) for e in test_unknown])
-lp_common = sequence_logprobs(model, tokenizer, prompts, greedy)
-greedy_wrong = [W.parse_response(t).answer != e.capital for t, e in zip(greedy, test_unknown)]
+                           [W.abstain(e.country) for e in test_unknown])  # (N,)
+cities = world.cities
+lp_each = sequence_logprobs(  # (N, cities): log pi("The capital of X is C." | x)
+    model, tokenizer, [p for p in prompts for _ in cities],
+    [W.CONFIDENT.format(country=e.country, answer=c) for e in test_unknown for c in cities],
+).view(len(prompts), len(cities))
+is_truth = torch.tensor([[c == e.capital for c in cities] for e in test_unknown])
+lp_common = torch.logsumexp(lp_each.masked_fill(is_truth, -torch.inf), dim=1)  # (N,)
+single_best = lp_each.max(dim=1).values
 common_wins = float((lp_common > lp_idk).float().mean())
-print(f"greedy answers to unknown questions that are wrong: {sum(greedy_wrong)}/{len(greedy)}")
-print(f"mean log pi: abstention {float(lp_idk.mean()):.2f}, "
-      f"the greedy answer {float(lp_common.mean()):.2f}")
-print(f"the confident wrong answer is more likely than the abstention on "
-      f"{common_wins:.0%} of the {len(prompts)} unknown questions")
-for p, g, a, b in list(zip(prompts, greedy, lp_idk, lp_common))[:3]:
-    print(f"  {p:40} abstention {float(a):6.2f}   {g!r}: {float(b):6.2f}")
-assert common_wins >= 0.5 and float(lp_common.mean()) > float(lp_idk.mean()), common_wins
+ratio = float((lp_common - lp_idk).exp().median())
+print(f"mean log pi: abstention {float(lp_idk.mean()):.2f}, some confident wrong answer "
+      f"{float(lp_common.mean()):.2f} (the single most likely one {float(single_best.mean()):.2f})")
+print(f"a confident wrong answer is more likely than the abstention on {common_wins:.0%} of the "
+      f"{len(prompts)} unknown questions, by a factor of {ratio:.1f} (median)")
+assert common_wins >= 0.8 and float(lp_common.mean()) > float(lp_idk.mean()), common_wins
 
 # %%
 fig = new_figure(figsize=(4.5, 4))
@@ -310,10 +327,16 @@ ax.scatter(lp_idk, lp_common, s=14)
 lo = float(min(lp_idk.min(), lp_common.min())) - 0.5
 ax.plot([lo, 0], [lo, 0], color="gray", lw=1, ls="--")
 ax.set_xlabel('log pi("The capital of X is a city I do not know." | x)')
-ax.set_ylabel("log pi(confident wrong answer | x)")
+ax.set_ylabel("log pi(some confident wrong answer | x)")
 ax.set_title("Unknown facts: above the line,\nthe wrong answer is more likely")
 display(fig)
 
+# %% [markdown]
+# No single wrong capital beats the abstention: the model spreads its guesses over hundreds of
+# cities, so greedy decoding, which picks one sentence token by token, often abstains here.
+# But the model does not answer greedily; it samples, and together the confident wrong
+# answers are several times as likely as the honest one. That is what a user sees.
+#
 # %% [markdown]
 # Nothing went wrong in training. $\mathcal{L}_\text{SFT}$ measures resemblance to the
 # demonstrations, and in the demonstrations a confident capital is far more common than "I do
@@ -339,8 +362,8 @@ print(f"""On held-out countries, 8 sampled answers per question, the SFT model:
 - is sycophantic: a wrong suggestion makes it name that capital {syc.agree_wrong:.0%} of the
   time on facts it knows, where without one it answers wrongly {syc.wrong_without:.0%} of the
   time (the annotators agreed with {wrong_row['says_suggestion']:.0%} of wrong suggestions);
-- prefers the common to the good: its own confident wrong answer is more likely than
-  the honest abstention on {common_wins:.0%} of the unknown questions.""")
+- prefers the common to the good: on {common_wins:.0%} of the unknown questions a confident
+  wrong answer is more likely than the honest abstention ({ratio:.1f} times, median).""")
 
 # %% [markdown]
 # Next: **lesson 03** writes generation as a Markov decision process, the structure that lets

@@ -50,6 +50,7 @@ from course_lib import rewards as R
 from course_lib import world as W
 from course_lib.evaluation import (
     addition_accuracy,
+    answer_form,
     band_agreement,
     calibration_of,
     recall_probabilities,
@@ -346,13 +347,15 @@ assert p1 <= reliability["after RL"]["hedged"] <= p2, reliability
 
 # %%
 evasive_before, evasive_after = before["known"]["abstain"], after["known"]["abstain"]
-well_formed = {name: 1 - table_["invalid"] for name, table_ in (
-    ("SFT", {"invalid": sum(before[lv]["invalid"] for lv in W.LEVELS) / 3}),
-    ("RL", {"invalid": sum(after[lv]["invalid"] for lv in W.LEVELS) / 3}))}
 print(f"'I do not know' on known facts: SFT {evasive_before:.3f} -> RL {evasive_after:.3f}")
-print(f"well-formed and on topic: SFT {well_formed['SFT']:.3f}, RL {well_formed['RL']:.3f}")
+unseen = world.select("rl") + test_entities  # the countries SFT never asked about
+forms = {name: answer_form(m, tokenizer, unseen, n_samples=16, seed=0)
+         for name, m in (("SFT", sft_model), ("RL", fact_policy))}
+for name, form in forms.items():
+    print(f"{name}: well-formed {form.well_formed:.3f}, on topic {form.on_topic:.3f} "
+          f"({form.n} answers about the rl and test countries)")
 assert evasive_after <= evasive_before / 2, (evasive_before, evasive_after)
-assert well_formed["RL"] >= 0.97, well_formed
+assert forms["RL"].well_formed >= 0.97 and forms["RL"].on_topic >= 0.975, forms["RL"]
 
 # %% [markdown]
 # Where did the decision go? The answer starts the same way whatever the model knows, and

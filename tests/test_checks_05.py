@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from course_lib.checks import ExerciseError, check_reinforce_step
+from course_lib.checks import ExerciseError, bands, check_optimal_style, check_reinforce_step
 from course_lib.policy_gradient import reinforce_step
 
 
@@ -106,3 +106,43 @@ def test_a_loss_without_gradient_and_a_wrong_return_are_named():
         return reinforce_step(*args)[0]
     with pytest.raises(ExerciseError, match=r"return the pair \(loss, grad_norm\)"):
         check_reinforce_step(loss_only)
+
+
+# --- exercise 5.2: the best answer style under a reward table ------------------------------------
+
+def _optimal_loop(p, table):
+    best_style, best_value = None, None
+    for style in ("abstain", "hedged", "confident"):  # cautious first: a tie keeps it
+        value = p * table[(style, True)] + (1 - p) * table[(style, False)]
+        if best_value is None or value > best_value + 1e-12:
+            best_style, best_value = style, value
+    return best_style
+
+
+def _optimal_sorted(p, table):
+    order = {"abstain": 0, "hedged": 1, "confident": 2}
+    values = {s: round(p * table[(s, True)] + (1 - p) * table[(s, False)], 12) for s in order}
+    return sorted(values, key=lambda s: (-values[s], order[s]))[0]
+
+
+@pytest.mark.parametrize("fn", [_optimal_loop, _optimal_sorted])
+def test_optimal_style_accepts_correct_variants(fn):
+    check_optimal_style(fn)
+
+
+@pytest.mark.parametrize("mistake, message", [
+    (bands._raw_rewards, "compared the rewards of a right answer"),
+    (bands._bold_ties, "broke ties towards the bolder style"),
+    (bands._no_abstain, "left out the option of saying"),
+    (lambda p, table: "confident", "not yet right"),
+])
+def test_optimal_style_names_each_mistake(mistake, message):
+    with pytest.raises(ExerciseError, match=message):
+        check_optimal_style(mistake)
+
+
+def test_optimal_style_stub_error_passes_through():
+    def stub(p, table):
+        raise NotImplementedError("Exercise 5.2")
+    with pytest.raises(NotImplementedError, match="Exercise 5.2"):
+        check_optimal_style(stub)

@@ -7,6 +7,7 @@ import pytest
 import course_lib
 from course_lib import world as W
 from course_lib.evaluation import (
+    answer_form,
     band_agreement,
     calibration_of,
     calibration_table,
@@ -70,3 +71,17 @@ def test_recall_probabilities_follow_the_three_levels():
     among = recall_probabilities(model, tok, world.select("test", level="partial"),
                                  among_cities=True)
     assert bool((among >= p["partial"] - 1e-6).all())  # dividing by the cities' share
+
+
+def test_answer_form_counts_well_formed_and_on_topic_answers():
+    model, tok = course_lib.load_sft_model(device="cpu")
+    entities = W.default_world().select("test")[:6]
+    form = answer_form(model, tok, entities, n_samples=4, seed=0)
+    assert form.n == len(form.texts) == 24
+    parsed = [W.parse_response(t) for t in form.texts]
+    assert form.well_formed == sum(p.style != "invalid" for p in parsed) / 24
+    asked = [e.country for e in entities for _ in range(4)]
+    assert form.on_topic == sum(p.country in (None, c) for p, c in zip(parsed, asked)) / 24
+    assert answer_form(model, tok, entities, n_samples=4, seed=0).texts == form.texts
+    with pytest.raises(ValueError, match="entities must not be empty"):
+        answer_form(model, tok, [])
