@@ -50,6 +50,7 @@ from .formats import (  # noqa: F401 - the formats of the world's questions and 
     Parsed,
     Style,
     asked_country,
+    named_country,
     parse_answer,
     parse_chain,
     parse_question,

@@ -180,7 +180,8 @@ sums_table = {"base model (corpus form)": {"sampled": acc_base, "greedy": greedy
               "SFT model": {"sampled": acc_sft, "greedy": greedy_sft},
               "after RL": {"sampled": acc_rl, "greedy": greedy_rl}}
 display(HTML(html_table(sums_table, digits=3, index_name="held-out sums")))
-assert greedy_sft > acc_sft + 0.1 and acc_sft < acc_base < acc_rl and greedy_rl > greedy_sft, \
+assert greedy_sft > acc_sft + 0.1 and acc_sft < acc_base < acc_rl, sums_table
+assert greedy_rl >= greedy_sft - 0.005, \
     sums_table
 
 # %% [markdown]
@@ -188,11 +189,11 @@ assert greedy_sft > acc_sft + 0.1 and acc_sft < acc_base < acc_rl and greedy_rl 
 # was mostly there, buried under the probability it gave to the annotators' slips and to its
 # own near-misses. SFT even sampled worse than the base model, which never saw a slip. RL moved
 # the probability onto the answers the model already ranked first, and its samples passed the
-# base model's; on some sums it also lifted a right answer the model had ranked second, so even
-# the greedy accuracy rose. That is the essay's "pulled toward correctness" at this scale:
-# mostly, RL made the model *use*, every time it samples, what it already knew. Sums the model
-# gets wrong even at its most confident are learned one rewarded sample at a time, and that
-# takes many more steps (try `steps=300`).
+# base model's, while the greedy answers, nearly all right already, stayed right. That is the
+# essay's "pulled toward correctness" at this scale: RL made the model *use*, every time it
+# samples, what it already knew. A task where the right answer is rare even at the model's most
+# confident is harder: there RL must find right answers one rewarded sample at a time
+# (lesson 09 takes that on, with sums of four numbers).
 #
 # ## 3. Facts: a reward with three bands
 #
