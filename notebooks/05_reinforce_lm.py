@@ -335,6 +335,7 @@ def accuracy_by_style(texts):
 reliability = {"SFT": accuracy_by_style(before_texts), "after RL": accuracy_by_style(after_texts)}
 display(reliability_plot(reliability, (p1, p2)))
 print({name: {k: round(v, 2) for k, v in acc.items()} for name, acc in reliability.items()})
+assert abs(reliability["SFT"]["hedged"] - reliability["SFT"]["confident"]) <= 0.15, reliability
 assert reliability["after RL"]["confident"] >= p2, reliability
 assert p1 <= reliability["after RL"]["hedged"] <= p2, reliability
 
