@@ -21,10 +21,12 @@ from course_lib.ppo import (
     clipped_surrogate_loss,
     gae,
     kl_estimates,
-    response_outputs,
+    minibatch_rows,
+    response_features,
     train_ppo,
 )
-from course_lib.sampling import sample, sequence_logprobs
+from course_lib.sampling import response_token_logprobs, sample
+from course_lib.training import TrainingStopped
 
 
 def batch(seed=0, B=5, T=6):
@@ -192,15 +194,16 @@ def test_gae_bad_input():
 
 
 @pytest.mark.parametrize("kwargs, words", [
-    (dict(epochs=0), "PPOConfig.epochs must be an int >= 1"),
+    (dict(epochs=0), "PPOConfig.epochs must be a positive int"),
     (dict(clip_eps=0.0), "PPOConfig.clip_eps must be a number > 0"),
     (dict(clip_eps=-1), "PPOConfig.clip_eps"),
-    (dict(minibatches=3), "PPOConfig.minibatches must divide"),
+    (dict(minibatches=3), "PPOConfig.minibatches must divide batch_size"),
+    (dict(clip_eps=math.nan), "PPOConfig.clip_eps"),
     (dict(advantage="critic"), "PPOConfig.advantage must be one of"),
     (dict(samples_per_prompt=1), "samples_per_prompt must be >= 2 with advantage='loo'"),
     (dict(lam=1.2), r"PPOConfig.lam must be a number in \[0, 1\]"),
     (dict(beta=-0.1), "PPOConfig.beta"),
-    (dict(lr=0), "PPOConfig.lr must be a number > 0"),
+    (dict(lr=0), "PPOConfig.lr must be a finite number > 0"),
     (dict(lr_schedule="cosine"), "PPOConfig.lr_schedule"),
     (dict(max_grad_norm=0), "PPOConfig.max_grad_norm"),
     (dict(steps=2.5), "PPOConfig.steps"),
@@ -246,19 +249,36 @@ def params(model) -> torch.Tensor:
     return torch.cat([p.detach().reshape(-1) for p in model.parameters()]).clone()
 
 
-def test_response_outputs_match_the_sampled_logprobs(base):
+def test_response_features_and_a_fresh_value_head(base):
     model, tok = base
     roll = sample(model, tok, PROMPTS[:4], max_new_tokens=6,
                   generator=torch.Generator().manual_seed(0))
-    P = roll.prompt_ids.shape[1]
-    head = ValueHead(model.config.hidden_size)
-    logprobs, entropy, values = response_outputs(model, roll.input_ids, roll.attention_mask, P,
-                                                 value_head=head)
-    m = roll.response_mask
-    assert torch.allclose(logprobs * m, roll.logprobs, atol=1e-4)
-    assert torch.allclose(logprobs * m, sequence_logprobs(model, roll), atol=1e-5)
-    assert values.shape == m.shape and bool((values == 0).all())  # the head starts at V = 0
-    assert bool((entropy[m.bool()] > 0).all())
+    h = response_features(model, roll)
+    assert h.shape == (*roll.response_ids.shape, model.config.hidden_size) and not h.requires_grad
+    values = ValueHead(model.config.hidden_size)(h)
+    assert values.shape == roll.response_ids.shape and bool((values == 0).all())  # starts at 0
+    # the features are those of the forward pass whose logits give the response's log-probs
+    logits = model.lm_head(h)
+    lp = torch.log_softmax(logits, -1).gather(2, roll.response_ids[..., None]).squeeze(2)
+    assert torch.allclose(lp * roll.response_mask, response_token_logprobs(model, roll),
+                          atol=1e-5)
+
+
+def test_minibatches_keep_a_prompts_samples_together_and_cover_the_batch():
+    rows = minibatch_rows(6, 3, 2, torch.Generator().manual_seed(0))
+    assert len(rows) == 2 and sorted(torch.cat(rows).tolist()) == list(range(18))
+    for r in rows:
+        assert all(len({int(i) // 3 for i in r[k:k + 3]}) == 1 for k in range(0, len(r), 3))
+
+
+def test_rollout_select_cuts_to_the_longest_row(base):
+    model, tok = base
+    roll = sample(model, tok, PROMPTS[:4], max_new_tokens=8,
+                  generator=torch.Generator().manual_seed(1))
+    shortest = torch.tensor([int(roll.lengths.argmin())])
+    sub = roll.select(shortest)
+    assert sub.response_ids.shape[1] == int(roll.lengths.min()) and len(sub) == 1
+    assert sub.texts == [roll.texts[int(shortest)]]
 
 
 @pytest.mark.parametrize("advantage", ["loo", "gae"])
@@ -289,16 +309,14 @@ def test_one_epoch_one_minibatch_is_a_reinforce_step(models):
     assert all(x["clip_frac"] == 0 and abs(x["approx_kl"]) < 1e-6 for x in h)
 
 
-def test_on_step_true_stops_and_same_seed_same_run(base):
+def test_same_seed_same_run(base):
     model, tok = base
     runs = []
     for _ in range(2):
         policy = copy.deepcopy(model)
         h = train_ppo(policy, copy.deepcopy(model), tok, PROMPTS, length_reward,
-                      PPOConfig(**TINY | dict(steps=5)), on_step=lambda m: m["step"] == 1,
-                      progress=False)
+                      PPOConfig(**TINY), progress=False)
         runs.append(([x["loss"] for x in h], params(policy)))
-    assert len(runs[0][0]) == 2
     assert runs[0][0] == runs[1][0] and torch.equal(runs[0][1], runs[1][1])
 
 
@@ -327,8 +345,7 @@ def test_kl_penalty_runs(models):
     (dict(value_head=ValueHead(128)), "value_head is used only with advantage='gae'"),
     (dict(config=dict(epochs=2)), "config must be a PPOConfig"),
     (dict(prompts="Q: What is 10 + 10? A:"), "prompts must be a non-empty list"),
-    (dict(reward_fn=lambda p, r: torch.zeros(3)), r"reward_fn must return a tensor of shape"),
-    (dict(reward_fn=lambda p, r: torch.full((len(p),), float("nan"))), "nan or inf"),
+    (dict(reward_fn=lambda p, r: torch.zeros(3)), "reward_fn returned 3 rewards for 4"),
     (dict(ref="same"), "ref_policy must be a separate"),
 ])
 def test_bad_inputs(models, kwargs, words):
@@ -339,6 +356,15 @@ def test_bad_inputs(models, kwargs, words):
     with pytest.raises(ValueError, match=words):
         train_ppo(policy, ref_policy, tok, args["prompts"], args["reward_fn"], args["config"],
                   value_head=args["value_head"], progress=False)
+
+
+def test_nan_reward_stops_before_the_weights_change(models):
+    policy, ref, tok = models
+    before = params(policy)
+    with pytest.raises(TrainingStopped, match="nan"):
+        train_ppo(policy, ref, tok, PROMPTS, lambda p, r: torch.full((len(p),), float("nan")),
+                  PPOConfig(**TINY), progress=False)
+    assert torch.equal(before, params(policy))
 
 
 def test_value_head_bad_size():
