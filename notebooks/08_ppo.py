@@ -596,11 +596,12 @@ assert samples_critic <= samples_ppo, (samples_critic, samples_ppo)
 #   0.01-0.02 between the policy before and after a batch): at these settings the policy moves a
 #   little per batch, and the clip is a guard rail it seldom touches. Spinning Up's PPO stops a
 #   batch's epochs once approx_kl passes 1.5 times a target of 0.01: these runs stay near it.
-# - **samples to 0.9**: the critic run got there first. Its early, uncentred advantages push the
-#   right answers up hard, and several epochs on each batch do it again and again: that sharpens
-#   the policy toward the answers it already gives most, which on sums are mostly right
-#   (lesson 05). It is not that the critic predicted rewards better: its explained variance says
-#   it did not.
+# - **samples to 0.9**: the critic run got there first, but not because it predicted rewards
+#   better (its explained variance says it did not). A likely reason is its first batch, whose
+#   uncentred advantages (see **advantage_sq**: its mean over the run is inflated by that one
+#   batch) pushed every right answer up, 8 updates in a row: that sharpens the policy toward the
+#   answers it already gives most, which on sums are mostly right (lesson 05). With one run of
+#   each, a gap of one or two checks (512 samples each) is within the noise.
 #
 # ## 5. Sample efficiency: PPO against REINFORCE
 #
