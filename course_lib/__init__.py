@@ -16,6 +16,7 @@ One module per concept of the course, each small enough to read in one sitting:
 - :mod:`~course_lib.evaluation`: recall and behaviour metrics of sampled answers
 - :mod:`~course_lib.mdp`: generation as an MDP, and a policy small enough to enumerate
 - :mod:`~course_lib.policy_gradient`: REINFORCE, baselines, the RL loop ``train_reinforce``
+- :mod:`~course_lib.ppo`: PPO: the clipped surrogate, KL estimators, GAE, ``train_ppo``
 - :mod:`~course_lib.rewards`: the reward-function type and the course's rewards
 - :mod:`~course_lib.preferences`: the hidden gold rater and comparison data
 - :mod:`~course_lib.reward_model`: a reward model learned from comparisons

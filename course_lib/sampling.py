@@ -55,6 +55,17 @@ class Rollout:
     def __len__(self) -> int:
         return len(self.texts)
 
+    def select(self, rows: torch.Tensor) -> Rollout:
+        """The rollout of the rows ``rows`` (a 1-D index tensor) only, its response columns cut
+        to the longest of them (PPO's minibatches)."""
+        R = int(self.lengths[rows].max())
+        keep = rows.tolist()
+        return Rollout(prompt_ids=self.prompt_ids[rows], prompt_mask=self.prompt_mask[rows],
+                       response_ids=self.response_ids[rows, :R],
+                       response_mask=self.response_mask[rows, :R],
+                       logprobs=self.logprobs[rows, :R], prompts=[self.prompts[i] for i in keep],
+                       texts=[self.texts[i] for i in keep], temperature=self.temperature)
+
     @classmethod
     def from_steps(cls, tokenizer: PreTrainedTokenizerFast, prompts: list[str],
                    prompt_ids: torch.Tensor, prompt_mask: torch.Tensor,
