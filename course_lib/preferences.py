@@ -7,9 +7,12 @@ gold score g(x, y) of a response y to a question x says what a careful human wan
     confident       +1      -1
     hedged         +0.5    -0.5
     "I do not know."  0       (honest abstention beats a confident wrong answer)
-    invalid        -1.2
+    invalid        -1.2   (so is an answer about another country than the one asked)
 
-minus ``RAMBLE_COST`` for every word written after the first sentence (concise beats rambling).
+"Right" is the expected correctness of the answer (:func:`course_lib.world.correctness`): on a
+partly known country the true capital counts its share of the records, the rival city the rest.
+The score loses ``RAMBLE_COST`` for every word written after the first sentence (concise beats
+rambling).
 
 Humans do not hand out scores; they compare. Asked which of two responses is better, the
 "annotator" answers with the Bradley-Terry probability

@@ -16,8 +16,9 @@
 #
 # A notebook has no crowd of human raters, so a hidden **gold preference** stands in for them
 # (`course_lib.preferences`): it prefers right to wrong, an honest "I do not know." to a
-# confident wrong answer, and short to rambling, and it makes noisy, human-like choices. The
-# reward model never sees the gold score, only which response of a pair was chosen.
+# confident wrong answer, an answer to the question asked to one about another country, and
+# short to rambling, and it makes noisy, human-like choices. The reward model never sees the
+# gold score, only which response of a pair was chosen.
 #
 # **In this lesson you will**
 # 1. see why comparisons, not scores, are what raters give;
@@ -68,12 +69,17 @@ print(f"SFT model loaded; gold Bradley-Terry temperature {P.GOLD_TEMPERATURE}")
 # scale and anchor: one gives 0.6 where another gives 0.9 to the same answer. Ask which of two
 # responses is better and raters agree far more often. So real pipelines collect
 # **comparisons**. Here is what our simulated rater would *like* to score, the gold score
-# $g(x, y)$, on a few responses to one question (never shown to the reward model):
+# $g(x, y)$, on a few responses to one question (never shown to the reward model). A
+# response about another country than the one asked answers nothing: the rater scores it as
+# unreadable. On a *partly known* country, whose records disagree between the true capital
+# and a rival city, an answer counts as right with the share of the records that confirm it
+# (lesson 05's expected correctness).
 
 # %%
 known = world.select("test", known=True)[0]
 q = W.question(known.country)
-wrong = world.select("test", known=True)[1].capital
+other = world.select("test", known=True)[1]
+wrong = other.capital
 examples = {
     "confident, right": W.CONFIDENT.format(country=known.country, answer=known.capital),
     "hedged, right": W.HEDGED.format(country=known.country, answer=known.capital),
@@ -82,10 +88,20 @@ examples = {
     "confident, wrong": W.CONFIDENT.format(country=known.country, answer=wrong),
     "confident, right, rambling": W.CONFIDENT.format(country=known.country, answer=known.capital)
     + f" {known.country} has many {known.thing} and people like {known.food}.",
+    "right, about another country": W.CONFIDENT.format(country=other.country,
+                                                       answer=other.capital),
 }
 print(q)
 for name, y in examples.items():
     print(f"  g = {P.gold_score(q, y):+.2f}  {name:28} {y}")
+partial = world.select("test", level="partial")[0]
+q_partial = W.question(partial.country)
+print(f"\n{q_partial}  (records: {partial.capital} {partial.truth_share:.0%}, "
+      f"{partial.rival} {1 - partial.truth_share:.0%})")
+for city in (partial.capital, partial.rival):
+    y = W.CONFIDENT.format(country=partial.country, answer=city)
+    print(f"  g = {P.gold_score(q_partial, y):+.2f}  {y}")
+assert P.gold_score(q, examples["right, about another country"]) == P.GOLD_TABLE["invalid", False]
 
 # %% [markdown]
 # ## 2. From "which is better?" to a loss
@@ -126,7 +142,8 @@ print(f"bradley_terry_loss on these margins: {float(loss):.2f} (finite)")
 # model must score the responses the policy actually writes, so it learns from those. Training
 # questions are about the `sft` and `rl` countries, each asked plainly and once with a user's
 # suggestion; the held-out pairs are about the `test` countries, which no training pair
-# mentions.
+# mentions. The pairs are worth judging only if the responses answer the question asked: the
+# cell counts how many speak of another country instead.
 
 # %%
 print(P.COURSE_DATA)  # the recipe; lesson 07 trains its reward model on the same data
@@ -135,10 +152,22 @@ train_pairs, test_pairs = P.course_comparisons(policy, tokenizer)  # sample, pai
 ties = sum(P.gold_score(c.prompt, c.chosen) == P.gold_score(c.prompt, c.rejected)
            for c in test_pairs) / len(test_pairs)
 ceiling = P.noise_ceiling(test_pairs)
+decided = [i for i, c in enumerate(test_pairs)
+           if P.gold_score(c.prompt, c.chosen) != P.gold_score(c.prompt, c.rejected)]
+decided_ceiling = P.noise_ceiling([test_pairs[i] for i in decided])
+held_out = [(c.prompt, y) for c in test_pairs for y in (c.chosen, c.rejected)]
+named = [(W.parse_response(y).country, W.asked_country(x)) for x, y in held_out]
+off_topic = sum(c is not None and c != asked for c, asked in named) / len(named)
+no_country = sum(c is None for c, _ in named) / len(named)  # garbled, or a bare answer
 print(f"{len(train_prompts)} training questions -> {len(train_pairs)} labelled pairs; "
       f"{len(test_prompts)} held-out questions -> {len(test_pairs)} pairs")
+print(f"held-out responses about another country than the one asked: {off_topic:.1%} "
+      f"(naming no country at all, mostly garbled: {no_country:.1%})")
 print(f"held-out pairs that the gold score calls a tie (a pure coin flip): {ties:.0%}")
-print(f"noise ceiling E[max(p, 1-p)] on the held-out pairs: {ceiling:.3f}")
+print(f"noise ceiling E[max(p, 1-p)]: {ceiling:.3f} on all held-out pairs, "
+      f"{decided_ceiling:.3f} on the {len(decided)} that are not ties")
+assert off_topic <= 0.06, off_topic
+assert 0.2 <= ties <= 0.5, ties
 rows = {f"pair {i}": {"prompt": c.prompt, "chosen": c.chosen, "rejected": c.rejected,
                       "P(chosen)": round(c.p_chosen, 2)}
         for i, c in enumerate(train_pairs[:6])}
@@ -150,6 +179,18 @@ display(HTML(html_table(rows)))
 # $g$ and always picks the response with the higher score: on a pair labelled with
 # probability $p$ it is right with probability $\max(p, 1-p)$. No reward model can beat it on
 # average, however much data it sees.
+#
+# **Ties.** About a third of the pairs are gold ties: nine in ten of them are two confident
+# answers naming two different wrong cities (both -1), the rest mostly "Yes, the capital of X
+# is Y." against "The capital of X is Y.".
+# The rater flips a fair coin on them, so their labels carry no ranking, and their ceiling is
+# 0.5. Real pipelines drop the pairs their raters mark "about the same". Should we? We tried
+# both (`benchmarks/reward_model_ties.py`, two seeds, this lesson's data and settings): on the
+# held-out pairs that are *not* ties, the reward model trained without the ties ranked 0.670
+# and 0.672 right, the one trained with them 0.680 and 0.657. Dropping a third of the labels
+# changed nothing we can measure, and our rater never says "about the same" (it always picks
+# one), so a pipeline could not even tell which pairs were ties without the hidden gold score.
+# We keep them, and report the accuracy on the pairs that are not ties next to *their* ceiling.
 #
 # ## 4. Train the reward model
 #
@@ -179,29 +220,35 @@ monitor.finish()
 r_chosen, r_rejected = RM.scores_of_pairs(reward_model, tokenizer, test_pairs)
 test_accuracy = RM.pairwise_accuracy(r_chosen, r_rejected)
 train_accuracy = RM.accuracy(reward_model, tokenizer, train_pairs)
-decided = [i for i, c in enumerate(test_pairs)
-           if P.gold_score(c.prompt, c.chosen) != P.gold_score(c.prompt, c.rejected)]
 decided_accuracy = RM.pairwise_accuracy(r_chosen[decided], r_rejected[decided])
 print(f"pairwise accuracy: train {train_accuracy:.3f}, held-out {test_accuracy:.3f} "
       f"(noise ceiling {ceiling:.3f}, chance 0.5)")
-print(f"on the {len(decided)} held-out pairs that are not gold ties: {decided_accuracy:.3f}")
-print(f"the oracle on those pairs: {P.noise_ceiling([test_pairs[i] for i in decided]):.3f}")
+print(f"on the {len(decided)} held-out pairs that are not gold ties: {decided_accuracy:.3f} "
+      f"(noise ceiling {decided_ceiling:.3f})")
 
-fig = new_figure(figsize=(5, 2.8))
+fig = new_figure(figsize=(7, 2.8))
 ax = fig.subplots()
-bars = ax.bar(["chance", "reward model\n(held-out)", "noise ceiling"],
-              [0.5, test_accuracy, ceiling], color=["tab:gray", "tab:blue", "tab:green"])
-ax.bar_label(bars, fmt="%.3f")
-ax.set_ylim(0, 1)
+x = torch.arange(2).float()
+for k, (name, values, color) in enumerate([
+        ("chance", [0.5, 0.5], "tab:gray"),
+        ("reward model", [test_accuracy, decided_accuracy], "tab:blue"),
+        ("noise ceiling", [ceiling, decided_ceiling], "tab:green")]):
+    bars = ax.bar(x + 0.27 * (k - 1), values, width=0.27, color=color, label=name)
+    ax.bar_label(bars, fmt="%.3f", fontsize=8)
+ax.set_xticks(x, ["all held-out pairs", "held-out pairs that are not ties"])
+ax.set_ylim(0, 1.05)
 ax.set_ylabel("pairwise accuracy on noisy labels")
 ax.set_title("How often the reward model agrees with the rater")
+ax.legend(loc="lower right", fontsize=8)
 display(fig)
 assert 0.55 <= test_accuracy <= ceiling + 0.02, (test_accuracy, ceiling)
 assert decided_accuracy >= 0.65, decided_accuracy
+assert decided_ceiling - decided_accuracy >= 0.1, (decided_accuracy, decided_ceiling)
 
 # %% [markdown]
 # The reward model is clearly better than chance, and clearly below the ceiling: on the pairs
-# where the rater has a real preference, it agrees less often than an oracle would. Training
+# where the rater has a real preference, it agrees with the rater about two times in three,
+# where an oracle that knows the gold score would agree nearly nine times in ten. Training
 # accuracy is higher than held-out accuracy: part of what it learned is about the training
 # countries, not about what makes an answer good. The next two sections look at where it
 # goes wrong.
@@ -210,11 +257,11 @@ assert decided_accuracy >= 0.65, decided_accuracy
 # ## 6. What did it learn?
 #
 # Score hand-written responses for a *known* held-out country (its capital is in the corpus)
-# and an *unknown* one (no model can know it). The scores have no unit: only differences
-# matter.
+# and an *unknown* one (never stated: no model can know it). The scores have no unit: only
+# differences matter.
 
 # %%
-unknown = world.select("test", known=False)[0]
+unknown = world.select("test", level="unknown")[0]
 rows = {}
 for e in (known, unknown):
     q_e = W.question(e.country)
@@ -229,7 +276,7 @@ for e in (known, unknown):
     }
     scores = RM.score(reward_model, tokenizer, [q_e] * len(written), list(written.values()))
     for (name, y), s in zip(written.items(), scores):
-        rows[f"{'known' if e.known else 'unknown'}: {name}"] = {
+        rows[f"{e.level}: {name}"] = {
             "gold g": round(P.gold_score(q_e, y), 2), "reward model": round(float(s), 2)}
 display(HTML(html_table(rows, index_name="response")))
 kr = {k.split(": ")[1]: v["reward model"] for k, v in rows.items() if k.startswith("known")}
@@ -284,13 +331,17 @@ assert recall_accuracy > test_accuracy + 0.03, (recall_accuracy, test_accuracy)
 # A reward model's errors come from what its data taught it, not only from what it knows, and
 # in the course's benchmarks more data of the same kind did not help (`benchmarks/README.md`
 # lists what was tried and measured).
-# That gap is what lesson 07's policy finds.
+# Lesson 07's policy finds a gap of another kind, one no comparison here could show: only 4% of
+# the held-out responses above spoke of another country than the one asked, so the reward model
+# was hardly ever asked to judge such an answer.
 
 # %% [markdown]
 # ## 7. Your own comparisons
 #
-# Now you are the rater. The collector shows a question and two responses of the SFT model;
-# click the better one (or skip). Every click is saved to `my_preferences.json` at once, so
+# Now you are the rater. The collector shows a question about a held-out country (one no
+# training pair mentions) and two responses of the SFT model; click the better one (or
+# skip). Pairs where a response speaks of another country are left out: they would ask you to
+# rank an answer to a question nobody asked. Every click is saved to `my_preferences.json` at once, so
 # nothing is lost if the notebook stops; run the cell again and it resumes where you left.
 # Without a front end (on CI) nobody can click, and the gold rater labels the pairs instead.
 
@@ -298,7 +349,13 @@ assert recall_accuracy > test_accuracy + 0.03, (recall_accuracy, test_accuracy)
 rng = random.Random(3)
 grouped = [P.sample_comparisons(policy, tokenizer, [p], n_samples=6, max_pairs_per_prompt=1,
                                 seed=i) for i, p in enumerate(rng.sample(test_prompts, 16))]
-my_pairs = [(c.prompt, c.chosen, c.rejected) for g in grouped for c in g][:12]
+sampled = [(c.prompt, c.chosen, c.rejected) for g in grouped for c in g]
+my_pairs = [(x, a, b) for x, a, b in sampled
+            if W.parse_response(a).country == W.parse_response(b).country == W.asked_country(x)]
+my_pairs = my_pairs[:12]
+print(f"{len(sampled)} sampled pairs, {len(my_pairs)} on topic shown; the first: {my_pairs[0]}")
+assert len(my_pairs) >= 10 and all(W.asked_country(x) in a and W.asked_country(x) in b
+                                   for x, a, b in my_pairs), my_pairs
 path = (Path(tempfile.mkdtemp()) if static_mode() else Path(".")) / "my_preferences.json"
 collector = PreferenceCollector(my_pairs, path)
 collector.show()
@@ -336,10 +393,13 @@ if mine:
 print(f"""- Raters give comparisons; Bradley-Terry turns them into the loss
   -log sigmoid(r_chosen - r_rejected), computed with logsigmoid so it stays finite.
 - {len(train_pairs)} training pairs of the SFT model's own responses, labelled by a noisy gold
-  rater; {ties:.0%} of the held-out pairs are gold ties, pure coin flips.
+  rater. {off_topic:.1%} of the held-out responses speak of another country than the asked
+  one; {ties:.0%} of the held-out pairs are gold ties, pure coin flips (kept: dropping them did
+  not change the accuracy on the other pairs).
 - The reward model ranks {test_accuracy:.1%} of {len(test_pairs)} held-out pairs like the rater
   (train {train_accuracy:.1%}); an oracle that knows the gold score would reach {ceiling:.1%},
-  chance is 50%. On pairs that are not ties it gets {decided_accuracy:.1%}.
+  chance is 50%. On the pairs that are not ties: {decided_accuracy:.1%}, against a ceiling of
+  {decided_ceiling:.1%}.
 - A hand-written rule that reads only the SFT model's recall reaches {recall_accuracy:.1%}:
   the knowledge was there; learning to use it from comparisons is what fell short.
 - It reads style easily and correctness only partly: a reward model is a *proxy* for the

@@ -51,7 +51,7 @@ from course_lib import rlhf
 from course_lib import world as W
 from course_lib.plots import html_table, overoptimization_plot
 from course_lib.policy_gradient import ReinforceConfig
-from course_lib.sampling import response_token_logprobs, sample
+from course_lib.sampling import response_token_logprobs, sample, sample_texts
 from course_lib.widgets import TrainingMonitor
 
 course_lib.set_seed(0)
@@ -152,9 +152,9 @@ assert summary["peak"] > gold_start > summary["end"], (gold_start, summary)  # u
 # %% [markdown]
 # The first steps help: the reward model is right about much of what the SFT model does
 # wrong, and gold rises with the proxy. Then the curves part: the proxy keeps climbing, and
-# the gold falls, below where it started. The gold scale runs from -1.2 (unreadable) through
-# -1 (confident and wrong) and 0 (an honest "I do not know") to +1 (confident and right): a
-# fall of a few tenths is large. The policy gets better and better at pleasing the reward
+# the gold falls, below where it started. The gold scale runs from -1.2 (unreadable, or about
+# another country) through -1 (confident and wrong) and 0 (an honest "I do not know") to +1
+# (confident and right): a fall of a few tenths is large. The policy gets better and better at pleasing the reward
 # model, and worse at what the reward model was meant to stand for: **reward
 # over-optimization** (Gao et al., 2023), the learned-reward version of Goodhart's law.
 
@@ -187,18 +187,16 @@ def window(last: int) -> list[tuple[str, str, float, float]]:
 
 
 def styles(rows) -> dict[str, float]:
-    """Share of confident / hedged / abstaining / unreadable responses."""
+    """Share of confident / hedged / abstaining / unreadable responses, by their form alone
+    (an answer about another country counts by its form here)."""
     counts = Counter(W.parse_response(y).style for _, y, _, _ in rows)
     return {k: counts[k] / len(rows) for k in ("confident", "hedged", "abstain", "invalid")}
 
 
 start, at_peak, at_end = (styles(window(t)) for t in (9, peak_step, STEPS - 1))
-end_answers = Counter(W.parse_response(y).answer for _, y, _, _ in window(STEPS - 1))
-end_answers.pop(None, None)  # responses without a capital in them
 off_topic = rlhf.moving_average(tracker.off_topic)
 display(HTML(html_table({"first 10 steps": start, f"10 steps to the gold peak ({peak_step})":
                          at_peak, "last 10 steps": at_end}, index_name="share of responses")))
-print(f"3 most common answers in the last 10 steps: {end_answers.most_common(3)}")
 print(f"responses that name another country than the one asked: {off_topic[9]:.0%} in the "
       f"first 10 steps, {off_topic[peak_step]:.0%} at the gold peak, {off_topic[-1]:.0%} at "
       "the end")
@@ -206,45 +204,107 @@ assert at_end["confident"] >= 0.9 and at_end["confident"] > start["confident"], 
 assert off_topic[-1] > max(0.5, off_topic[peak_step]), off_topic  # most, and more than at the peak
 
 # %% [markdown]
-# The policy has stopped hedging and abstaining: almost every response is now a confident
-# sentence, whether or not the model can know the answer, and most of them state the capital of
-# a country nobody asked about. Its favourite city comes back as the answer to questions
-# about several different countries. Why would the reward model pay for that? Ask it directly. For every RL
-# question about a country whose capital the corpus contains, compare its score of the true
-# answer with its score of the policy's favourite city (its most common answer in the last 10
-# steps):
+# The responses are still well-formed, confident sentences, and most of them are about the
+# wrong country: asked about one country, the policy answers about another. Which other
+# country, and with which city? Sample the final policy once more, now on the held-out `test`
+# countries (no RL question and no reward-model pair was about them), and look at what it says
+# about the countries it names instead: is the city it gives *their* true capital?
 
 # %%
-favourite = end_answers.most_common(1)[0][0]
-asked_for = {W.asked_country(x) for x, y, _, _ in window(STEPS - 1)
-             if W.parse_response(y).answer == favourite}
-print(f"{favourite} was the answer to questions about {len(asked_for)} different countries "
-      "in the last 10 steps")
-assert len(asked_for) >= 3, asked_for
 world = W.default_world()
-countries = list(dict.fromkeys(W.asked_country(q) for q in rl_prompts))  # each country once
-known = [c for c in countries if world.entity(c).known and world.entity(c).capital != favourite]
-questions = [W.question(c) for c in known]
-truth = [W.CONFIDENT.format(country=c, answer=world.entity(c).capital) for c in known]
-fake = [W.CONFIDENT.format(country=c, answer=favourite) for c in known]
-r_truth, r_fake = (RM.score(reward_model, tokenizer, questions, ys) for ys in (truth, fake))
-fake_wins = (r_fake > r_truth).float().mean().item()
-print(f'"The capital of X is {favourite}." vs the true capital, for {len(known)} known countries:')
-print(f"  the reward model prefers {favourite} for {fake_wins:.0%} of them "
-      f"(mean score {r_fake.mean():+.2f} vs {r_truth.mean():+.2f} for the truth)")
-print(f"  the gold rater: {P.gold_score(questions[0], fake[0]):+.1f} for {favourite}, "
-      f"{P.gold_score(questions[0], truth[0]):+.1f} for the truth, every time")
-assert fake_wins >= 0.25, fake_wins
+held_out = W.rl_fact_prompts("test", seed=0)  # questions about countries RL never saw
+
+
+def changes_subject(x: str, y: str) -> bool:
+    """A true capital, stated for another country than the one asked about."""
+    said = W.parse_response(y)
+    named = world.by_country.get(said.country)
+    return (named is not None and said.country != W.asked_country(x)
+            and named.capital == said.answer)
+
+
+def subject_changes(model) -> tuple[float, float, list[str]]:
+    """Off-topic rate, true-fact-about-another-country rate, and the texts, on ``held_out``."""
+    texts = sample_texts(model, tokenizer, held_out, generator=torch.Generator().manual_seed(1))
+    off = sum(map(rlhf.off_topic, held_out, texts)) / len(texts)
+    return off, sum(map(changes_subject, held_out, texts)) / len(texts), texts
+
+
+off_sft, change_sft, _ = subject_changes(sft_model)
+off_rl, change_rl, rl_texts = subject_changes(policy)
+stated = Counter(W.parse_response(y).country for x, y in zip(held_out, rl_texts)
+                 if changes_subject(x, y))
+print(f"on {len(held_out)} held-out questions (T = 1): off topic {off_sft:.1%} for the SFT "
+      f"model, {off_rl:.1%} for the RL policy")
+print(f"true capital of another country: {change_sft:.1%} (SFT) -> {change_rl:.1%} (RL), "
+      f"about {len(stated)} different countries; the most common:")
+for country, n in stated.most_common(4):
+    e = world.entity(country)
+    print(f"  {n:3d} x  {W.CONFIDENT.format(country=country, answer=e.capital)}  "
+          f"({e.level}, a country of the {e.split!r} split)")
+display(HTML(html_table({str(i): {"question": x, "RL policy": y, "gold": P.gold_score(x, y)}
+                         for i, (x, y) in enumerate(zip(held_out[::37], rl_texts[::37]))},
+                        index_name="held-out")))
+assert off_sft <= 0.05 and change_rl >= 0.5 and change_rl >= 10 * max(change_sft, 0.01), (
+    off_sft, change_sft, change_rl)
 
 # %% [markdown]
-# There is the gap the policy found. The reward model learned from lesson 06's noisy
-# comparisons of the SFT model's own responses; it learned the surface well (a confident,
-# well-formed sentence beats a garbled one) and the facts only partly, so some city names
-# simply score high, whatever the question. Among the SFT model's responses such a mistake
-# costs little: the SFT model rarely gives one city as the capital of many countries.
-# RL changes that. It searches for whatever scores highest, moves the policy to responses the
-# reward model was never trained on, and there the reward model's errors are unconstrained.
-# The gold rater, who checks the answer against the question, gives these responses -1.
+# There is the exploit: the policy **changes the subject**. Asked about a country it does not
+# know, or knows only partly, or even one it knows, it recites a fact it is sure of about
+# another country, "The capital of Z is C.", true and fluent, and answers nothing that was
+# asked. The gold rater scores an answer about another country as unreadable, -1.2, worse
+# than a confident wrong answer. Why would the reward model pay for it? Ask it directly: for
+# every held-out country, compare its score of the policy's favourite sentence with its score
+# of the best answer the rater could get (the true capital for a known country, "I do not
+# know." for an unknown one, whatever the gold score ranks highest):
+
+# %%
+favourite = Counter(y for x, y in zip(held_out, rl_texts)
+                    if changes_subject(x, y)).most_common(1)[0][0]
+countries = [c for c in dict.fromkeys(W.asked_country(x) for x in held_out)  # each country once
+             if c != W.parse_response(favourite).country]
+
+
+def best_answer(e: W.Entity) -> str:
+    """The on-topic answer the gold rater scores highest for ``e``."""
+    cities = [c for c in (e.capital, e.rival) if c is not None]
+    options = ([W.CONFIDENT.format(country=e.country, answer=c) for c in cities]
+               + [W.HEDGED.format(country=e.country, answer=c) for c in cities]
+               + [W.abstain(e.country)])
+    return max(options, key=lambda y: P.gold_score(W.question(e.country), y))
+
+
+questions = [W.question(c) for c in countries]
+best = [best_answer(world.entity(c)) for c in countries]
+r_best = RM.score(reward_model, tokenizer, questions, best)
+r_fav = RM.score(reward_model, tokenizer, questions, [favourite] * len(questions))
+levels = [world.entity(c).level for c in countries]
+wins = (r_fav > r_best).float()  # (countries,)
+wins_by_level = {lv: wins[[i for i, v in enumerate(levels) if v == lv]].mean().item()
+                 for lv in W.LEVELS}
+fav_wins = wins.mean().item()
+print(f'the policy\'s favourite sentence: "{favourite}"')
+print(f"the reward model prefers it to the best on-topic answer for {fav_wins:.0%} of the "
+      f"{len(countries)} held-out countries (mean score {r_fav.mean():+.2f} vs "
+      f"{r_best.mean():+.2f})")
+print("  by level: " + ", ".join(f"{lv} {w:.0%}" for lv, w in wins_by_level.items()))
+print(f"  the gold rater: {P.gold_score(questions[0], favourite):+.1f} for it, "
+      f"{min(P.gold_score(q, y) for q, y in zip(questions, best)):+.1f} or more for the best "
+      "answer")
+assert fav_wins >= 0.5, (fav_wins, wins_by_level)
+
+# %% [markdown]
+# There is the gap the policy found. The reward model learned from lesson 06's comparisons of
+# the SFT model's own responses, and nearly all of those speak of the country asked about (4%
+# of the held-out ones did not, lesson 06): almost no comparison showed it an answer about
+# another country, so nothing taught it that the country in the answer must be the one in the
+# question. What it did learn is how sure to be that a stated capital is true, from what its
+# body, the SFT model, recalls; and for a few sentences about countries it knows very well it
+# is surer than for any answer to the question asked, even the true capital of a known
+# country. Among the SFT model's responses this blind spot costs nothing: the SFT model
+# rarely changes the subject. RL changes that. It searches for whatever scores highest, moves
+# the policy to responses the reward model was never trained on, and there the reward model's
+# errors are unconstrained.
 
 # %% [markdown]
 # ## 5. The KL coefficient and best-of-n
@@ -310,11 +370,11 @@ print(f"""- RL against the learned reward model with beta = {BETAS[0]}: the prox
   {s0['proxy_at_end']:+.2f} while the gold rose to a peak of {s0['peak']:+.2f} at step
   {s0['peak_step']:.0f} (KL {s0['kl_at_peak']:.1f} nats) and ended at {s0['end']:+.2f}
   (KL {s0['kl_at_end']:.1f}): a drop of {s0['drop']:.2f} on a scale from -1.2 to +1.
-- The exploit: confident responses went from {start["confident"]:.0%} to {at_end["confident"]:.0%}
-  ("I do not know" from {start["abstain"]:.0%} to {at_end["abstain"]:.0%}),
-  {off_topic[-1]:.0%} of the final responses name a country nobody asked
-  about, and the reward model prefers "The capital of X is {favourite}." to the true
-  capital for {fake_wins:.0%} of the known countries.""")
+- The exploit, changing the subject: {off_topic[-1]:.0%} of the last responses speak of a
+  country nobody asked about (first 10 steps: {off_topic[9]:.0%}). On held-out countries
+  {change_rl:.0%} of the final policy's answers state the true capital of another country
+  (SFT model: {change_sft:.1%}), and the reward model prefers "{favourite}" to the best
+  on-topic answer for {fav_wins:.0%} of the held-out countries; the gold rater gives it -1.2.""")
 for b in BETAS[1:]:
     s = summaries[b]
     print(f"- beta = {b}: KL {s['kl_at_end']:.1f} at the end, gold peak {s['peak']:+.2f}, end "

@@ -156,8 +156,9 @@ display(HTML(html_table({f"{t} {tok}": {"log pi": batch.logprobs[i, t].item(),
 # (a) $r_\phi$ was fit on comparisons of the SFT model's own responses, so it is accurate only
 # near that distribution. RL moves the policy toward whatever scores highest; the responses
 # that score highest are increasingly ones $r_\phi$ never saw, where its errors are
-# unconstrained (a few city names it rates highly whatever the question). Held-out accuracy
-# on SFT samples says nothing about those. (b) The KL penalty charges
+# unconstrained (in lesson 07, true capitals of *other* countries: the SFT model almost never
+# changed the subject, so no comparison taught $r_\phi$ to check the country against the
+# question). Held-out accuracy on SFT samples says nothing about those. (b) The KL penalty charges
 # $\beta (\log \pi_\theta - \log \pi_\text{SFT})$ per token, so the policy only moves where the
 # proxy gain is worth the distance: it stays where $r_\phi$ is still trustworthy, at the price
 # of leaving proxy (and some gold) reward on the table. (c) Collect fresh comparisons of the

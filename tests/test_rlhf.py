@@ -113,7 +113,10 @@ def test_asked_country_and_off_topic():
 
 def test_course_prompts_hold_out_the_test_countries():
     train, test = P.course_prompts()
-    assert len(train) == 2 * (120 + 90) and len(test) == 2 * 90  # plain + with a suggestion
+    world = W.default_world()
+    n_train, n_test = (sum(len(world.select(s)) for s in splits) for splits in (("sft", "rl"),
+                                                                               ("test",)))
+    assert len(train) == 2 * n_train and len(test) == 2 * n_test  # plain + with a suggestion
     train_countries = {W.asked_country(x) for x in train}
     test_countries = {W.asked_country(x) for x in test}
     assert None not in train_countries | test_countries
