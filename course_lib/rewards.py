@@ -84,7 +84,8 @@ def check_table(table: object) -> RewardTable:
 def optimal_style(p: float, table: RewardTable = HONESTY_TABLE) -> str:
     """The style (confident, hedged or "I do not know.") of highest expected reward at ``p``;
     a tie goes to the more cautious style (abstain, then hedged)."""
-    V.probability("p", p)
+    if not isinstance(p, (int, float)) or isinstance(p, bool) or not 0 <= p <= 1:
+        raise ValueError(f"p must be a probability in [0, 1], got {p!r}")
     check_table(table)
     best = max(expected_reward(table, s, p) for s in ANSWER_STYLES)
     return next(s for s in reversed(ANSWER_STYLES)
