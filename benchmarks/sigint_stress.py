@@ -48,6 +48,7 @@ def one_run(loop: str, delay: float) -> tuple[str, int]:
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--runs", type=int, nargs=3, default=[20, 20, 40],
+                        help="SIGINTs that land inside training, per loop",
                         metavar=("SFT", "RM", "REINFORCE"))
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
@@ -60,11 +61,12 @@ def main(argv: list[str] | None = None) -> None:
         duration = time.perf_counter() - t0
         counts: dict[str, int] = {}
         recorded = []
-        for _ in range(n):
-            outcome, k = one_run(loop, rng.uniform(0, duration))
+        while len(recorded) < n and sum(counts.values()) < 3 * n:  # n that land in training
+            outcome, k = one_run(loop, rng.uniform(0, 0.8 * duration))
             counts[outcome] = counts.get(outcome, 0) + 1
-            recorded.append(k)
-        print(f"{loop}: {n} SIGINTs over runs of {duration:.2f} s ({STEPS} steps): {counts}; "
+            if k >= 0:
+                recorded.append(k)
+        print(f"{loop}: {len(recorded)} SIGINTs into training over runs of {duration:.2f} s ({STEPS} steps): {counts}; "
               f"steps recorded: min {min(recorded)}, max {max(recorded)}")
 
 
