@@ -66,8 +66,8 @@ def main(argv: list[str] | None = None) -> None:
             counts[outcome] = counts.get(outcome, 0) + 1
             if k >= 0:
                 recorded.append(k)
-        print(f"{loop}: {len(recorded)} SIGINTs into training over runs of {duration:.2f} s ({STEPS} steps): {counts}; "
-              f"steps recorded: min {min(recorded)}, max {max(recorded)}")
+        print(f"{loop}: {len(recorded)} SIGINTs into training over runs of {duration:.2f} s "
+              f"({STEPS} steps): {counts}; steps recorded: min {min(recorded)}, max {max(recorded)}")
 
 
 if __name__ == "__main__":
