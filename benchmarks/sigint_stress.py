@@ -67,7 +67,8 @@ def main(argv: list[str] | None = None) -> None:
             if k >= 0:
                 recorded.append(k)
         print(f"{loop}: {len(recorded)} SIGINTs into training over runs of {duration:.2f} s "
-              f"({STEPS} steps): {counts}; steps recorded: min {min(recorded)}, max {max(recorded)}")
+              f"({STEPS} steps): {counts}; steps recorded: min {min(recorded)}, "
+              f"max {max(recorded)}")
 
 
 if __name__ == "__main__":
