@@ -7,17 +7,22 @@ whole "internet" of the tiny world (see :mod:`course_lib.world`) and nothing els
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 import shutil
 import tempfile
+import time
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
 import torch
+from safetensors import safe_open
 from transformers import GPT2Config, GPT2LMHeadModel, PreTrainedTokenizerFast
 
 from . import validation as V
-from .settings import get_device, quiet_libraries
+from .settings import parse_device, quiet_libraries
 from .tokenizer import load_tokenizer, save_tokenizer
 
 ASSETS = Path(__file__).resolve().parent / "assets"
@@ -67,28 +72,121 @@ def n_parameters(model: torch.nn.Module) -> int:
     return sum(p.numel() for p in model.parameters())
 
 
+class ModelFilesError(OSError):
+    """A saved model's files are damaged (truncated, garbled, not finite); the message names
+    the file and how to get a good copy back."""
+
+
+def how_to_reset(directory: str | Path) -> str:
+    """What to do about a damaged model folder: the course's own files are reinstalled, a
+    cached copy is deleted (and trained again the next time it is asked for)."""
+    directory = Path(directory).resolve()
+    if directory.is_relative_to(ASSETS.resolve()):
+        return ("These are the course's own files: restore them with `git checkout -- "
+                "course_lib/assets` (or reinstall course_lib), or rebuild them with "
+                "`python -m course_lib.pretrain` (base) / `python -m course_lib.sft` (SFT).")
+    return (f"Delete the folder {directory} to reset it (`shutil.rmtree(...)` or `rm -r`); "
+            "a cached model is trained again the next time it is loaded.")
+
+
+def _sha256(file: Path) -> str:
+    return hashlib.sha256(file.read_bytes()).hexdigest()
+
+
+def model_files_problem(directory: str | Path) -> str | None:
+    """What is wrong with the files of a saved model in ``directory`` (None: nothing found).
+
+    Every JSON file must parse, ``model.safetensors`` must be readable safetensors, and if
+    ``meta.json`` records its SHA-256 (every :func:`save_model` since this check exists) the
+    weights must match it, which catches truncated and bit-flipped copies.
+    """
+    directory = Path(directory)
+    weights = directory / "model.safetensors"
+    if not weights.is_file():
+        return f"{weights} is missing"
+    for name in ("config.json", "tokenizer.json"):
+        if not (directory / name).is_file():
+            return f"{directory / name} is missing"
+    for file in sorted(directory.glob("*.json")):
+        try:
+            json.loads(file.read_text(encoding="utf-8"))
+        except (ValueError, UnicodeDecodeError) as err:
+            return f"{file} is not valid JSON ({err})"
+    meta_file = directory / "meta.json"
+    meta = json.loads(meta_file.read_text(encoding="utf-8")) if meta_file.is_file() else {}
+    expected = meta.get("sha256") if isinstance(meta, dict) else None
+    if expected is not None and _sha256(weights) != expected:
+        return f"{weights} does not match the checksum recorded in {meta_file} (damaged copy)"
+    try:
+        with safe_open(str(weights), framework="pt") as f:
+            f.keys()
+    except Exception as err:  # safetensors raises its own error type, with no path in it
+        return f"{weights} cannot be read as safetensors ({err})"
+    return None
+
+
+def _fsync(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _shared_permissions(folder: Path) -> None:
+    """Folders and files readable by the group and others as the umask allows (mkdtemp makes
+    them private), so a shared class cache is usable by everyone."""
+    umask = os.umask(0)
+    os.umask(umask)
+    folder.chmod(0o777 & ~umask)
+    for file in folder.iterdir():
+        file.chmod(0o666 & ~umask)
+
+
+def _remove_stale_temporaries(directory: Path, max_age_s: float = 3600.0) -> None:
+    """Temporary folders of saves killed half-way (``.<name>-*``, older than an hour)."""
+    for old in directory.parent.glob(f".{directory.name}-*"):
+        try:
+            if old.is_dir() and time.time() - old.stat().st_mtime > max_age_s:
+                shutil.rmtree(old, ignore_errors=True)
+        except OSError:
+            pass
+
+
 def save_model(model: GPT2LMHeadModel, tokenizer: PreTrainedTokenizerFast,
-               directory: str | Path, extra_files: dict[str, str] | None = None) -> Path:
+               directory: str | Path, extra_files: dict[str, str] | None = None,
+               meta: dict[str, object] | None = None) -> Path:
     """Write model (safetensors + config.json) and tokenizer into ``directory``, atomically.
 
-    ``extra_files`` maps file names to text written next to them (e.g. a training history).
+    ``extra_files`` maps file names to text written next to them (e.g. a training history);
+    ``meta.json`` holds ``meta`` and the SHA-256 of the weights, checked on every load.
 
-    Everything is written into a temporary folder next to ``directory`` first, which then
-    replaces it in one rename, so an interrupted save never leaves a half-written model.
+    Everything is written into a temporary folder next to ``directory`` first and synced to
+    disk, which then replaces it in one rename, so an interrupted save (or a full disk) never
+    leaves a half-written model: the old one stays.
     """
     directory = Path(directory)
     directory.parent.mkdir(parents=True, exist_ok=True)
+    _remove_stale_temporaries(directory)
     tmp = Path(tempfile.mkdtemp(prefix=f".{directory.name}-", dir=directory.parent))
     try:
         model.save_pretrained(str(tmp), safe_serialization=True)
         save_tokenizer(tokenizer, tmp)
-        for name, text in (extra_files or {}).items():
+        extra = dict(extra_files or {})
+        meta = {**json.loads(extra.pop("meta.json", "{}")), **(meta or {}),
+                "sha256": _sha256(tmp / "model.safetensors")}
+        for name, text in extra.items():
             (tmp / name).write_text(text)
+        (tmp / "meta.json").write_text(json.dumps(meta))
+        _shared_permissions(tmp)
+        for file in tmp.iterdir():
+            _fsync(file)
         old = None
         if directory.exists():
             old = directory.with_name(f".{directory.name}-old-{os.getpid()}")
             directory.rename(old)
         tmp.rename(directory)
+        _fsync(directory.parent)
         if old is not None:
             shutil.rmtree(old, ignore_errors=True)
     except BaseException:
@@ -98,42 +196,77 @@ def save_model(model: GPT2LMHeadModel, tokenizer: PreTrainedTokenizerFast,
 
 
 def is_cached(directory: str | Path, key: str) -> bool:
-    """Whether ``directory`` holds a complete model saved with ``meta.json`` = {"key": key}
-    and a ``history.json`` (see :func:`save_model`'s ``extra_files``): the check both the SFT
-    and the reward-model caches make before loading, so a stale or half-written copy is
-    never used."""
-    import json
-
+    """Whether ``directory`` holds a complete, undamaged model saved with ``meta.json`` =
+    {"key": key, ...} and a ``history.json`` (:func:`save_cached`): the check both the SFT and
+    the reward-model caches make before loading, so a stale, half-written or damaged copy is
+    never used. A damaged one is reported (it is then trained again)."""
     directory = Path(directory)
-    meta = directory / "meta.json"
-    return ((directory / "model.safetensors").is_file()
-            and (directory / "history.json").is_file()
-            and meta.is_file() and json.loads(meta.read_text()).get("key") == key)
+    if not ((directory / "model.safetensors").is_file() and (directory / "history.json").is_file()
+            and (directory / "meta.json").is_file()):
+        return False
+    problem = model_files_problem(directory)
+    if problem is not None:
+        print(f"The saved model in {directory} is damaged: {problem}. It is trained again "
+              "(and the damaged copy replaced).")
+        return False
+    meta = json.loads((directory / "meta.json").read_text(encoding="utf-8"))
+    return isinstance(meta, dict) and meta.get("key") == key
 
 
 def save_cached(model, tokenizer: PreTrainedTokenizerFast, directory: str | Path, key: str,
                 history: list[dict[str, float]]) -> Path:
     """Save a trained model with its training history and its cache ``key``, atomically
     (:func:`save_model`), so that :func:`is_cached` recognizes it."""
-    import json
-
     return save_model(model, tokenizer, directory, extra_files={
-        "history.json": json.dumps(history), "meta.json": json.dumps({"key": key})})
+        "history.json": json.dumps(history)}, meta={"key": key})
 
 
-def load_model(directory: str | Path, device: str | torch.device | None = None
-               ) -> tuple[GPT2LMHeadModel, PreTrainedTokenizerFast]:
-    """Load ``(model, tokenizer)`` saved by :func:`save_model`, offline, in eval mode."""
+def cache_model(model, tokenizer: PreTrainedTokenizerFast, directory: str | Path, key: str,
+                history: list[dict[str, float]]) -> Path | None:
+    """:func:`save_cached` into the cache, where a failure (a folder that cannot be written, a
+    full disk) does not lose the model just trained: it warns, naming ``COURSE_CACHE``, and
+    returns None (the caller keeps the model in memory)."""
+    try:
+        return save_cached(model, tokenizer, directory, key, history)
+    except OSError as err:
+        warnings.warn(
+            f"the trained model could not be saved to the cache folder {Path(directory).parent} "
+            f"({type(err).__name__}: {err}). It is returned but not cached, so it will be "
+            "trained again next time; set the environment variable COURSE_CACHE to a folder "
+            "you can write (with free space) to keep it.", stacklevel=3)
+        return None
+
+
+def load_model(directory: str | Path, device: str | torch.device | None = None,
+               model_class: type = GPT2LMHeadModel):
+    """Load ``(model, tokenizer)`` saved by :func:`save_model`, offline, in eval mode.
+
+    The files are checked first (:func:`model_files_problem`) and the weights after loading
+    (all finite): a damaged copy raises :class:`ModelFilesError` naming the file and how to
+    reset it, never a model that scores nan.
+    """
     quiet_libraries()
+    device = parse_device(device)
     directory = Path(directory)
     if not (directory / "model.safetensors").is_file():
         raise FileNotFoundError(
             f"no model.safetensors in {directory}; rebuild the base model with "
             "`python -m course_lib.pretrain`")
-    model = GPT2LMHeadModel.from_pretrained(str(directory), local_files_only=True,
+    problem = model_files_problem(directory)
+    if problem is not None:
+        raise ModelFilesError(f"{problem}. {how_to_reset(directory)}")
+    try:
+        model = model_class.from_pretrained(str(directory), local_files_only=True,
                                             attn_implementation="eager")
-    tokenizer = load_tokenizer(directory)
-    device = torch.device(device) if device is not None else get_device()
+        tokenizer = load_tokenizer(directory)
+    except Exception as err:  # valid JSON and safetensors that are not a model of the course
+        raise ModelFilesError(f"the model in {directory} cannot be loaded ({type(err).__name__}:"
+                              f" {err}). {how_to_reset(directory)}") from err
+    bad = [name for name, p in model.named_parameters() if not torch.isfinite(p).all()]
+    if bad:
+        raise ModelFilesError(f"{directory / 'model.safetensors'} holds nan or inf weights "
+                              f"(in {bad[0]} and {len(bad) - 1} other tensors). "
+                              f"{how_to_reset(directory)}")
     return model.to(device).eval(), tokenizer
 
 

@@ -36,6 +36,7 @@ from .training import (
     Metrics,
     OnStep,
     TrainingStopped,
+    check_on_step,
     gradient_step,
     log_step,
     progress_bar,
@@ -350,7 +351,9 @@ def sequence_kl(logprobs: torch.Tensor, ref_logprobs: torch.Tensor | None,
 
 
 def _check_train_inputs(policy, ref_policy, prompts: Sequence[str], reward_fn: RewardFn,
-                        config: ReinforceConfig | None) -> ReinforceConfig:
+                        config: ReinforceConfig | None, on_step: OnStep | None
+                        ) -> ReinforceConfig:
+    check_on_step(on_step)
     config = config or ReinforceConfig()
     if not isinstance(config, ReinforceConfig):
         raise ValueError(f"config must be a ReinforceConfig, got {type(config).__name__}")
@@ -397,7 +400,7 @@ def train_reinforce(policy, ref_policy, tokenizer, prompts: Sequence[str], rewar
     is nan or inf stops training with :class:`~course_lib.training.TrainingStopped` (its
     ``history`` keeps the finished steps) before the bad step can touch the weights.
     """
-    config = _check_train_inputs(policy, ref_policy, prompts, reward_fn, config)
+    config = _check_train_inputs(policy, ref_policy, prompts, reward_fn, config, on_step)
     rng = random.Random(config.seed)
     generator = torch.Generator().manual_seed(config.seed)  # sampling (on the CPU)
     P, K, T = config.batch_size, config.samples_per_prompt, config.temperature

@@ -29,7 +29,16 @@ from transformers import GPT2ForSequenceClassification, PreTrainedModel, PreTrai
 from . import validation as V
 from .preferences import Comparison
 from .rewards import check_pairs
-from .training import Metrics, OnStep, gradient_step, log_step, progress_bar, training_session
+from .tokenizer import check_known_words
+from .training import (
+    Metrics,
+    OnStep,
+    check_on_step,
+    gradient_step,
+    log_step,
+    progress_bar,
+    training_session,
+)
 
 
 def bradley_terry_loss(r_chosen: torch.Tensor, r_rejected: torch.Tensor) -> torch.Tensor:
@@ -49,6 +58,10 @@ def bradley_terry_loss(r_chosen: torch.Tensor, r_rejected: torch.Tensor) -> torc
                          f"per pair), got {r_chosen.shape[0]} and {r_rejected.shape[0]}")
     if r_chosen.shape[0] == 0:
         raise ValueError("no pairs: the Bradley-Terry loss of an empty set is undefined")
+    for name, r in (("r_chosen", r_chosen), ("r_rejected", r_rejected)):
+        if not bool(torch.isfinite(r).all()):
+            raise ValueError(f"{name} holds nan or inf scores ({r[~torch.isfinite(r)][0].item()}"
+                             "): the loss would not be finite")
     return -F.logsigmoid(r_chosen - r_rejected).mean()
 
 
@@ -87,8 +100,13 @@ def encode(tokenizer: PreTrainedTokenizerFast, prompts: Sequence[str],
     rows = [tokenizer(x)["input_ids"]
             + tokenizer(y, add_special_tokens=False)["input_ids"] + [tokenizer.eos_token_id]
             for x, y in zip(prompts, responses)]
-    n_ctx = tokenizer.model_max_length
-    rows = [r[-n_ctx:] for r in rows]  # keep the end (and its <eos>) of an over-long response
+    check_known_words(tokenizer, list(prompts) + list(responses), "prompts + responses")
+    too_long = [i for i, r in enumerate(rows) if len(r) > tokenizer.model_max_length]
+    if too_long:  # cutting would drop the question or the answer: the score would be wrong
+        i = too_long[0]
+        raise ValueError(f"prompts[{i}] + responses[{i}] is {len(rows[i])} tokens, longer than "
+                         f"the {tokenizer.model_max_length} positions the reward model reads "
+                         "(ModelConfig.n_positions)")
     T = max(map(len, rows))
     ids = torch.full((len(rows), T), tokenizer.pad_token_id, dtype=torch.long)
     mask = torch.zeros((len(rows), T), dtype=torch.long)
@@ -187,7 +205,7 @@ def train_reward_model(rm: PreTrainedModel, tokenizer: PreTrainedTokenizerFast,
     config = config or RMConfig()
     if not isinstance(config, RMConfig):
         raise ValueError(f"config must be an RMConfig, got {type(config).__name__}")
-    comparisons = _check_comparisons(comparisons)
+    comparisons, on_step = _check_comparisons(comparisons), check_on_step(on_step)
     rng = random.Random(config.seed)
     opt = torch.optim.AdamW(rm.parameters(), lr=config.lr, weight_decay=config.weight_decay)
     history: list[Metrics] = []
@@ -241,28 +259,28 @@ def load_reward_model(config: RMConfig | None = None, device: torch.device | str
     training is not cached.
     """
     from . import preferences as P
-    from .models import is_cached, save_cached
-    from .settings import cache_dir, get_device, set_seed
+    from .models import cache_model, is_cached, load_model
+    from .settings import cache_dir, parse_device, set_seed
     from .sft import load_sft_model
-    from .tokenizer import load_tokenizer
 
     config = config or RMConfig()
     if not isinstance(config, RMConfig):
         raise ValueError(f"config must be an RMConfig, got {type(config).__name__}")
     key = reward_model_key(config)
     path = cache_dir() / f"reward-model-{key}"
-    device = torch.device(device) if device is not None else get_device()
+    device = parse_device(device)
     if is_cached(path, key):
-        rm = GPT2ForSequenceClassification.from_pretrained(
-            str(path), local_files_only=True, attn_implementation="eager")
-        return rm.to(device).eval(), load_tokenizer(path)
+        return load_model(path, device, GPT2ForSequenceClassification)
+    if progress:
+        print("Training the course's reward model (first use; then cached in "
+              f"{cache_dir()}): sampling the SFT model's comparisons...")
     set_seed(0)
     policy, tokenizer = load_sft_model(device="cpu", progress=progress)
     train_pairs, _ = P.course_comparisons(policy, tokenizer)
     rm = build_reward_model(policy, seed=0)
     history = train_reward_model(rm, tokenizer, train_pairs, config, progress=progress)
     if len(history) == config.steps:  # do not cache a half-trained model
-        save_cached(rm, tokenizer, path, key, history)
+        cache_model(rm, tokenizer, path, key, history)  # warns if the cache is unwritable
     return rm.to(device).eval(), tokenizer
 
 

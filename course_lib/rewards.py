@@ -48,6 +48,7 @@ from collections.abc import Callable, Sequence
 
 import torch
 
+from . import validation as V
 from . import world as W
 
 RewardFn = Callable[[list[str], list[str]], torch.Tensor]  # (prompts, responses) -> (B,)
@@ -69,11 +70,23 @@ def expected_reward(table: RewardTable, style: str, p: float) -> float:
     return p * table[(style, True)] + (1 - p) * table[(style, False)]
 
 
+def check_table(table: object) -> RewardTable:
+    """A reward table: a finite number for each (style, right?) of :data:`ANSWER_STYLES`."""
+    missing = [(s, r) for s in ANSWER_STYLES for r in (True, False)
+               if not isinstance(table, dict) or (s, r) not in table]
+    if missing:
+        raise ValueError(f"table must map every (style, right?) to a reward; missing {missing}")
+    for k in [(s, r) for s in ANSWER_STYLES for r in (True, False)]:
+        V.finite_number(f"table[{k!r}]", table[k])
+    return table
+
+
 def optimal_style(p: float, table: RewardTable = HONESTY_TABLE) -> str:
     """The style (confident, hedged or "I do not know.") of highest expected reward at ``p``;
     a tie goes to the more cautious style (abstain, then hedged)."""
-    if not isinstance(p, (int, float)) or not 0 <= p <= 1:
+    if not isinstance(p, (int, float)) or isinstance(p, bool) or not 0 <= p <= 1:
         raise ValueError(f"p must be a probability in [0, 1], got {p!r}")
+    check_table(table)
     best = max(expected_reward(table, s, p) for s in ANSWER_STYLES)
     return next(s for s in reversed(ANSWER_STYLES)
                 if expected_reward(table, s, p) >= best - 1e-12)
@@ -82,6 +95,8 @@ def optimal_style(p: float, table: RewardTable = HONESTY_TABLE) -> str:
 def bands(table: RewardTable = HONESTY_TABLE) -> tuple[float, float]:
     """``(p1, p2)``: below p1 "I do not know." is best, between them a hedge, above p2 a
     confident answer (where the expected-reward lines of :func:`expected_reward` cross)."""
+    check_table(table)
+
     def crossing(s: str, t: str) -> float:  # p where style s and style t earn the same
         ds = table[(s, True)] - table[(s, False)]
         dt = table[(t, True)] - table[(t, False)]

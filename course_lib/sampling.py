@@ -25,6 +25,7 @@ import torch.nn.functional as F
 from transformers import PreTrainedModel, PreTrainedTokenizerFast
 
 from . import validation as V
+from .tokenizer import check_known_words
 
 
 @dataclass
@@ -105,12 +106,15 @@ def encode_prompts(tokenizer: PreTrainedTokenizerFast, prompts: list[str] | str,
     prompts = V.texts("prompts", [prompts] if isinstance(prompts, str) else prompts)
     enc = tokenizer(prompts, padding=True, return_tensors="pt")
     ids, mask = enc["input_ids"], enc["attention_mask"]
+    if bool((ids == tokenizer.unk_token_id).any()) or any("<" in p for p in prompts):
+        check_known_words(tokenizer, prompts, "prompts")  # names the unknown words
     lengths = mask.sum(dim=1)
     if int(lengths.max()) > max_length:
         i = int(lengths.argmax())
         raise ValueError(
             f"prompts[{i}] is {int(lengths[i])} tokens, longer than the {max_length} tokens "
-            "the model can read together with its response (n_positions minus max_new_tokens)")
+            "the model can read here: its context is ModelConfig.n_positions (64 for the "
+            "course's model) positions for prompt and response together, minus max_new_tokens")
     return ids.to(device), mask.to(device)
 
 
@@ -267,6 +271,7 @@ def token_logprobs(model: PreTrainedModel, input_ids: torch.Tensor, attention_ma
 
     Differentiable (no ``no_grad``): RL calls this to get the gradient of the log-probabilities.
     """
+    V.positive_number("temperature", temperature)
     logits = model(input_ids=input_ids, attention_mask=attention_mask,
                    position_ids=positions(attention_mask)).logits  # (B, T, V)
     logp = F.log_softmax(logits[:, :-1].float() / temperature, dim=-1)  # (B, T-1, V)

@@ -27,25 +27,61 @@ def set_seed(seed: int = DEFAULT_SEED) -> torch.Generator:
     return torch.Generator().manual_seed(seed)
 
 
-def get_device(prefer: str | None = None) -> torch.device:
-    """CUDA when present, else the CPU. ``prefer`` ('cpu', 'cuda') overrides the choice.
+def get_device(prefer: str | torch.device | None = None) -> torch.device:
+    """CUDA when present, else the CPU. ``prefer`` ('cpu', 'cuda', 'cuda:N') overrides the choice.
 
     The environment variable ``COURSE_DEVICE`` also overrides it (e.g. ``COURSE_DEVICE=cpu``).
     """
-    choice = prefer or os.environ.get("COURSE_DEVICE")
-    if choice is not None:
-        if choice not in ("cpu", "cuda") and not choice.startswith("cuda:"):
-            raise ValueError(f"prefer must be 'cpu', 'cuda' or 'cuda:N', got {choice!r}")
-        if choice.startswith("cuda") and not torch.cuda.is_available():
-            raise ValueError(f"device {choice!r} was asked for but CUDA is not available")
-        return torch.device(choice)
+    if prefer is not None:
+        return parse_device(prefer, "prefer")
+    if os.environ.get("COURSE_DEVICE"):
+        return parse_device(os.environ["COURSE_DEVICE"], "the environment variable COURSE_DEVICE")
     return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+def parse_device(device: object, name: str = "device") -> torch.device:
+    """The one parser of a device every entry point uses: ``None`` (:func:`get_device`'s choice),
+    ``'cpu'``, ``'cuda'``, ``'cuda:N'``, ``'mps'`` or a ``torch.device``; one that is not on this
+    machine is refused with a ``ValueError`` naming ``name``, before any work is done."""
+    if device is None:
+        return get_device()
+    if isinstance(device, str):
+        spec = device.strip().lower()
+        kind, _, index = spec.partition(":")
+        if kind not in ("cpu", "cuda", "mps") or (index and (kind != "cuda"
+                                                             or not index.isdigit())):
+            raise ValueError(f"{name} must be 'cpu', 'cuda', 'cuda:N' or 'mps' (or None: the "
+                             f"course picks one), got {device!r}")
+        device = torch.device(spec)
+    elif not isinstance(device, torch.device):
+        raise TypeError(f"{name} must be a string such as 'cpu' or 'cuda', a torch.device or "
+                        f"None, got {type(device).__name__}")
+    if device.type == "cuda":
+        if not torch.cuda.is_available():
+            raise ValueError(f"{name} asks for {str(device)!r} but CUDA is not available on "
+                             "this machine; use 'cpu' (or None)")
+        if device.index is not None and device.index >= torch.cuda.device_count():
+            raise ValueError(f"{name} asks for {str(device)!r} but this machine has "
+                             f"{torch.cuda.device_count()} CUDA device(s)")
+    elif device.type == "mps" and not torch.backends.mps.is_available():
+        raise ValueError(f"{name} asks for 'mps' but it is not available here; use 'cpu'")
+    elif device.type not in ("cpu", "cuda", "mps"):
+        raise ValueError(f"{name} must be a cpu, cuda or mps device, got {str(device)!r}")
+    return device
 
 
 def cache_dir() -> Path:
     """Where models trained on demand are cached: ``$COURSE_CACHE``, else
-    ``~/.cache/course_lib``."""
-    return Path(os.environ.get("COURSE_CACHE", Path.home() / ".cache" / "course_lib"))
+    ``~/.cache/course_lib``. An empty ``COURSE_CACHE`` is treated as unset, with a warning
+    (it would otherwise mean the current folder)."""
+    value = os.environ.get("COURSE_CACHE")
+    if value is not None and not value.strip():
+        import warnings
+
+        warnings.warn("COURSE_CACHE is set but empty; caching in ~/.cache/course_lib instead "
+                      "(unset it, or set it to a folder you can write)", stacklevel=2)
+        value = None
+    return Path(value).expanduser() if value else Path.home() / ".cache" / "course_lib"
 
 
 def in_colab() -> bool:

@@ -22,8 +22,17 @@ from transformers import PreTrainedModel, PreTrainedTokenizerFast
 
 from . import validation as V
 from . import world as W
-from .settings import cache_dir, get_device, set_seed
-from .training import Metrics, OnStep, gradient_step, log_step, progress_bar, training_session
+from .settings import cache_dir, parse_device, set_seed
+from .tokenizer import check_known_words
+from .training import (
+    Metrics,
+    OnStep,
+    check_on_step,
+    gradient_step,
+    log_step,
+    progress_bar,
+    training_session,
+)
 
 
 def sft_loss(logits: torch.Tensor, labels: torch.Tensor, loss_mask: torch.Tensor) -> torch.Tensor:
@@ -46,8 +55,12 @@ def sft_loss(logits: torch.Tensor, labels: torch.Tensor, loss_mask: torch.Tensor
     if not isinstance(labels, torch.Tensor) or labels.shape != logits.shape[:2]:
         raise ValueError(f"labels must have shape (B, T) = {tuple(logits.shape[:2])}, got "
                          f"{tuple(getattr(labels, 'shape', ()))}")
-    if labels.is_floating_point():
+    if labels.is_floating_point() or labels.is_complex() or labels.dtype == torch.bool:
         raise ValueError(f"labels must hold integer token ids, got dtype {labels.dtype}")
+    if labels.numel() and (int(labels.min()) < 0 or int(labels.max()) >= logits.shape[-1]):
+        raise ValueError(f"labels must be token ids in [0, V) = [0, {logits.shape[-1]}), got "
+                         f"{int(labels.min())}..{int(labels.max())}; mark the tokens not to "
+                         "learn with loss_mask = 0 (not -100, Hugging Face's convention)")
     if not isinstance(loss_mask, torch.Tensor) or loss_mask.shape != labels.shape:
         raise ValueError(f"loss_mask must have the same shape as labels {tuple(labels.shape)}, "
                          f"got {tuple(getattr(loss_mask, 'shape', ()))}")
@@ -94,7 +107,8 @@ def token_table(model: PreTrainedModel, tokenizer: PreTrainedTokenizerFast, prom
 
     The response is tokenized as in SFT: its words, then ``<eos>`` (the model also learns to stop).
     """
-    batch = make_sft_batch(tokenizer, [(prompt, response)], next(model.parameters()).device)
+    batch = make_sft_batch(tokenizer, [(prompt, response)], next(model.parameters()).device,
+                           model.config.n_positions)
     ids = batch["input_ids"][0]  # (T,)
     n_prompt = int((batch["loss_mask"][0] == 0).sum())
     logits = model(input_ids=batch["input_ids"]).logits[0]  # (T, V)
@@ -104,14 +118,33 @@ def token_table(model: PreTrainedModel, tokenizer: PreTrainedTokenizerFast, prom
 
 
 def make_sft_batch(tokenizer: PreTrainedTokenizerFast, examples: Sequence[tuple[str, str]],
-                   device: torch.device | str = "cpu") -> dict[str, torch.Tensor]:
-    """Right-padded ``<bos> prompt response <eos>`` with a loss mask on ``response <eos>``."""
-    if not examples:
-        raise ValueError("examples must not be empty")
+                   device: torch.device | str = "cpu", max_length: int | None = None
+                   ) -> dict[str, torch.Tensor]:
+    """Right-padded ``<bos> prompt response <eos>`` with a loss mask on ``response <eos>``.
+
+    A pair longer than ``max_length`` tokens (default: the tokenizer's ``model_max_length``, the
+    model's 64 positions), or with a word the model does not know, is refused naming it.
+    """
+    if isinstance(examples, (str, tuple)) or not isinstance(examples, Sequence) or not examples:
+        raise ValueError("examples must be a non-empty list of (prompt, response) pairs")
+    for i, ex in enumerate(examples):
+        if not (isinstance(ex, (tuple, list)) and len(ex) == 2
+                and all(isinstance(s, str) and s.strip() for s in ex)):
+            raise ValueError(f"examples[{i}] must be a (prompt, response) pair of non-empty "
+                             f"strings, got {ex!r}")
+    limit = V.positive_int("max_length", max_length or tokenizer.model_max_length)
+    prompts = tokenizer([p for p, _ in examples])["input_ids"]  # each starts with <bos>
+    responses = tokenizer([r for _, r in examples], add_special_tokens=False)["input_ids"]
+    check_known_words(tokenizer, [p for p, _ in examples], "prompts of examples",
+                      [p[1:] for p in prompts])
+    check_known_words(tokenizer, [r for _, r in examples], "responses of examples", responses)
     rows, masks = [], []
-    for prompt, response in examples:
-        p = tokenizer(prompt)["input_ids"]  # starts with <bos>
-        r = tokenizer(response, add_special_tokens=False)["input_ids"] + [tokenizer.eos_token_id]
+    for i, (p, r) in enumerate(zip(prompts, responses)):
+        r = r + [tokenizer.eos_token_id]
+        if len(p) + len(r) > limit:
+            raise ValueError(f"examples[{i}] is {len(p) + len(r)} tokens (<bos> prompt response "
+                             f"<eos>), longer than the {limit} positions the model can read "
+                             "(ModelConfig.n_positions): shorten the prompt or the response")
         rows.append(p + r)
         masks.append([0] * len(p) + [1] * len(r))
     T = max(map(len, rows))
@@ -150,13 +183,16 @@ class SFTConfig:
 Demonstrations = Callable[[random.Random], tuple[str, str]] | Sequence[tuple[str, str]]
 
 
-def _demonstration_source(examples: Demonstrations) -> Callable[[random.Random], tuple[str, str]]:
-    """``rng -> (prompt, response)``: the function itself, or a draw from the list."""
+def _demonstration_source(examples: Demonstrations, tokenizer: PreTrainedTokenizerFast,
+                          max_length: int) -> Callable[[random.Random], tuple[str, str]]:
+    """``rng -> (prompt, response)``: the function itself, or a draw from the list (whose
+    pairs are checked here, before the first step: :func:`make_sft_batch`)."""
     if callable(examples):
         return examples
     if isinstance(examples, str) or not isinstance(examples, Sequence) or not examples:
         raise ValueError("examples must be a non-empty list of (prompt, response) pairs, or a "
                          "function rng -> (prompt, response)")
+    make_sft_batch(tokenizer, examples, max_length=max_length)
     return lambda rng: rng.choice(examples)
 
 
@@ -177,7 +213,8 @@ def train_sft(model: PreTrainedModel, tokenizer: PreTrainedTokenizerFast,
     config = config or SFTConfig()
     if not isinstance(config, SFTConfig):
         raise ValueError(f"config must be an SFTConfig, got {type(config).__name__}")
-    draw = _demonstration_source(examples)
+    draw = _demonstration_source(examples, tokenizer, model.config.n_positions)
+    on_step = check_on_step(on_step)
     rng = random.Random(config.seed)
     device = next(model.parameters()).device
     embeddings = model.get_input_embeddings().weight
@@ -196,7 +233,7 @@ def train_sft(model: PreTrainedModel, tokenizer: PreTrainedTokenizerFast,
                     group["lr"] = lr
                 # 1. a batch of demonstrations
                 batch = make_sft_batch(tokenizer, [draw(rng) for _ in range(config.batch_size)],
-                                       device)
+                                       device, model.config.n_positions)
                 # 2. the loss: eq. L_SFT on the response tokens
                 logits = model(input_ids=batch["input_ids"],
                                attention_mask=batch["attention_mask"]).logits  # (B, T, V)
@@ -248,17 +285,23 @@ def load_sft_model(config: SFTConfig | None = None, mix: W.AnnotatorMix | None =
     (``history.json`` next to the weights), so a
     :class:`~course_lib.widgets.TrainingMonitor` shows the same curve either way.
     """
-    from .models import SFT_MODEL_DIR, is_cached, load_model, save_cached
+    from .models import SFT_MODEL_DIR, cache_model, is_cached, load_model
 
     config, mix = config or SFTConfig(), mix or W.AnnotatorMix()
+    if not isinstance(config, SFTConfig):
+        raise TypeError(f"config must be an SFTConfig, got {type(config).__name__}")
+    if not isinstance(mix, W.AnnotatorMix):
+        raise TypeError(f"mix must be a world.AnnotatorMix, got {type(mix).__name__}")
+    device, on_step = parse_device(device), check_on_step(on_step)
     key = sft_key(config, mix)
     path = next((p for p in (SFT_MODEL_DIR, cache_dir() / f"sft-{key}") if is_cached(p, key)),
                 None)
     if path is None:
         model, tokenizer, history = _train(config, mix, on_step, progress)
-        if len(history) < config.steps:  # interrupted: do not cache a half-trained model
-            return model.to(device if device is not None else get_device()).eval(), tokenizer
-        path = save_cached(model, tokenizer, cache_dir() / f"sft-{key}", key, history)
+        if len(history) == config.steps:  # an interrupted training is not cached
+            path = cache_model(model, tokenizer, cache_dir() / f"sft-{key}", key, history)
+        if path is None:  # interrupted, or the cache cannot be written: the model in memory
+            return model.to(device).eval(), tokenizer
     elif on_step is not None:
         for metrics in sft_history(path):
             on_step(metrics)
@@ -279,7 +322,14 @@ def _train(config: SFTConfig, mix: W.AnnotatorMix, on_step, progress: bool):
 def sft_history(path: str | Path) -> list[dict[str, float]]:
     """The training history cached next to an SFT model (``[]`` when there is none)."""
     file = Path(path) / "history.json"
-    return json.loads(file.read_text()) if file.is_file() else []
+    if not file.is_file():
+        return []
+    try:
+        return json.loads(file.read_text(encoding="utf-8"))
+    except (ValueError, UnicodeDecodeError) as err:
+        from .models import ModelFilesError, how_to_reset
+
+        raise ModelFilesError(f"{file} is not valid JSON ({err}). {how_to_reset(path)}") from None
 
 
 def main(argv: list[str] | None = None) -> None:

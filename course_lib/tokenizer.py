@@ -75,6 +75,33 @@ def wrap(tok: Tokenizer) -> PreTrainedTokenizerFast:
         padding_side="left", clean_up_tokenization_spaces=True, model_max_length=64)
 
 
+def check_known_words(tokenizer: PreTrainedTokenizerFast, texts: list[str], name: str,
+                      ids: list[list[int]] | None = None) -> None:
+    """Refuse texts the model cannot read: words outside its vocabulary (which would silently
+    become ``<unk>``: "Narnia" would read as any unknown country) are named, and text that spells
+    a special token (``<eos>``, ``<pad>``, ...) is refused, since it would become that token.
+
+    ``ids``, the texts' token ids when the caller has them already, makes the check free.
+    """
+    for i, text in enumerate(texts):
+        special = next((t for t in SPECIAL_TOKENS if t in text), None)
+        if special is not None:
+            raise ValueError(f"{name}[{i}] spells the special token {special!r} ({text!r}); it "
+                             "would be read as that token, not as text: remove it")
+    if ids is None:
+        ids = tokenizer(list(texts), add_special_tokens=False)["input_ids"]
+    unk = tokenizer.unk_token_id
+    for i, (text, row) in enumerate(zip(texts, ids)):
+        if unk in row:
+            vocab = tokenizer.get_vocab()
+            pre = tokenizer.backend_tokenizer.pre_tokenizer.pre_tokenize_str(text)
+            unknown = sorted({w for w, _ in pre if w not in vocab})
+            raise ValueError(
+                f"{name}[{i}] has words the model does not know: {', '.join(map(repr, unknown))} "
+                f"(in {text!r}). The tiny world's vocabulary is {len(vocab)} words, case "
+                "sensitive; an unknown word would be read as <unk>.")
+
+
 def save_tokenizer(tokenizer: PreTrainedTokenizerFast, directory: str | Path) -> None:
     """Write ``tokenizer.json`` and its config into ``directory``."""
     tokenizer.save_pretrained(str(directory))

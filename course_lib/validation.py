@@ -45,6 +45,13 @@ def non_negative_number(name: str, value: object) -> float:
     return value
 
 
+def finite_number(name: str, value: object) -> float:
+    """Any finite number (a reward)."""
+    if not _is_number(value) or not math.isfinite(value):
+        raise ValueError(f"{name} must be a finite number, got {value!r}")
+    return value
+
+
 def probability(name: str, value: object) -> float:
     """A number in [0, 1]."""
     if not _is_number(value) or not 0 <= value <= 1:
@@ -94,5 +101,5 @@ _FIELD_RULES = {"positive_int": positive_int, "non_negative_int": non_negative_i
                 "probability": probability}
 
 
-__all__ = ["check_fields", "non_negative_int", "non_negative_number", "one_of", "positive_int",
-           "positive_number", "probability", "texts"]
+__all__ = ["check_fields", "finite_number", "non_negative_int", "non_negative_number", "one_of",
+           "positive_int", "positive_number", "probability", "texts"]

@@ -116,8 +116,8 @@ def test_scores_batch_order_and_padding_invariant(base):
     rm = build_reward_model(model, seed=1)
     torch.nn.init.normal_(rm.score.weight, std=1.0)  # make the scores differ visibly
     prompts = [W.question(e.country) for e in W.default_world().select("test")[:4]]
-    responses = ["I do not know.", "The capital of Zaria is Pourburg and it has many rivers.",
-                 "I am not sure.", "The capital is Pourburg."]
+    responses = ["I do not know.", "The capital of Zapoudor is Dramupur and it has many rivers.",
+                 "I am not sure.", "The capital is Dramupur."]
     together = score(rm, tok, prompts, responses)
     alone = torch.cat([score(rm, tok, [p], [r]) for p, r in zip(prompts, responses)])
     reversed_ = score(rm, tok, prompts[::-1], responses[::-1]).flip(0)

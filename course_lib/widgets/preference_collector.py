@@ -60,8 +60,13 @@ def save_preferences(path: str | Path, comparisons: Sequence[Comparison]) -> Pat
                             for c in comparisons]}
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}-", dir=path.parent)
     try:
+        umask = os.umask(0)
+        os.umask(umask)
+        os.fchmod(fd, 0o666 & ~umask)  # as a plain open() would (mkstemp makes it private)
         with os.fdopen(fd, "w", encoding="utf-8") as f:
             json.dump(data, f, indent=1)
+            f.flush()
+            os.fsync(f.fileno())
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
@@ -97,6 +102,7 @@ class PreferenceCollector:
         self.position = 0  # index in self.pairs of the pair on screen
         self._widget = None
         self.buttons: dict[str, object] = {}
+        self.error: str | None = None  # the last save's error, also shown in the widget
 
     # --- the actions (the buttons call these) -------------------------------------------------
 
@@ -117,10 +123,11 @@ class PreferenceCollector:
             raise ValueError("every pair has been answered: nothing left to choose")
         prompt, a, b = self.current
         c = Comparison(prompt, a, b) if which == "A" else Comparison(prompt, b, a)
+        self._save(self.comparisons + [c])  # first: a failed save changes nothing
         self.comparisons.append(c)
         self._actions.append("label")
         self.position += 1
-        self._save_and_refresh()
+        self._refresh()
         return c
 
     def skip(self) -> None:
@@ -135,30 +142,51 @@ class PreferenceCollector:
         """Take back the last choice or skip (a no-op when there is nothing to undo)."""
         if not self._actions:
             return
-        if self._actions.pop() == "label":
+        if self._actions[-1] == "label":
+            self._save(self.comparisons[:-1])
             self.comparisons.pop()
-            save_preferences(self.path, self.comparisons)
+        self._actions.pop()
         self.position -= 1
         self._refresh()
 
     def fill_with_gold(self, seed: int = 0) -> int:
         """Label every remaining pair with the simulated gold annotator; return how many."""
         rng = random.Random(seed)
-        n = 0
-        while self.current is not None:
-            prompt, a, b = self.current
+        new = []
+        for prompt, a, b in self.pairs[self.position:]:
             c = label_pair(prompt, a, b, rng)
-            self.comparisons.append(Comparison(c.prompt, c.chosen, c.rejected))
-            self._actions.append("label")
-            self.position += 1
-            n += 1
-        save_preferences(self.path, self.comparisons)
+            new.append(Comparison(c.prompt, c.chosen, c.rejected))
+        self._save(self.comparisons + new)
+        self.comparisons += new
+        self._actions += ["label"] * len(new)
+        self.position += len(new)
         self._refresh()
-        return n
+        return len(new)
 
-    def _save_and_refresh(self) -> None:
-        save_preferences(self.path, self.comparisons)
-        self._refresh()
+    def _save(self, comparisons: list[Comparison]) -> None:
+        """Save ``comparisons``; when that fails (a folder that cannot be written, a full disk)
+        nothing changes (labels, position, screen), the error is shown in the widget and raised
+        as an ``OSError`` that names the file."""
+        try:
+            save_preferences(self.path, comparisons)
+        except OSError as err:
+            message = (f"Could not save to {self.path} ({type(err).__name__}: {err}). Nothing "
+                       "was recorded: the pair on screen is still unanswered. Give the "
+                       "collector a path in a folder you can write (path=...).")
+            self.error = message
+            if self._widget is not None:
+                self._status.value = f"<b style='color: #b00'>{html.escape(message)}</b>"
+            raise OSError(err.errno, message) from err
+        self.error = None
+
+    def _clicked(self, action):
+        """A button's handler: the action, with its error already shown in the widget."""
+        def handler(_):
+            try:
+                action()
+            except OSError:
+                pass  # shown by _save; the state is unchanged
+        return handler
 
     # --- display ------------------------------------------------------------------------------
 
@@ -181,13 +209,13 @@ class PreferenceCollector:
 
         self._html = widgets.HTML(self.pair_html())
         self._status = widgets.HTML(self.progress_text())
-        specs = [("A", "A is better", lambda _: self.choose("A")),
-                 ("B", "B is better", lambda _: self.choose("B")),
-                 ("skip", "skip", lambda _: self.skip()),
-                 ("undo", "undo", lambda _: self.undo())]
-        for key, label, handler in specs:
+        specs = [("A", "A is better", lambda: self.choose("A")),
+                 ("B", "B is better", lambda: self.choose("B")),
+                 ("skip", "skip", self.skip),
+                 ("undo", "undo", self.undo)]
+        for key, label, action in specs:
             button = widgets.Button(description=label)
-            button.on_click(handler)
+            button.on_click(self._clicked(action))
             self.buttons[key] = button
         self._widget = widgets.VBox([self._html, widgets.HBox(list(self.buttons.values())),
                                      self._status])

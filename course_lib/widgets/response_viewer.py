@@ -7,6 +7,7 @@ from collections.abc import Sequence
 
 import torch
 
+from .. import validation as V
 from ..formats import STYLES, style_rates
 from ..rewards import RewardFn, call_reward_fn
 from ..sampling import Rollout, next_token_logits, sample
@@ -75,10 +76,15 @@ class ResponseViewer:
             prompts = [prompts]
         if not prompts or not all(isinstance(p, str) and p.strip() for p in prompts):
             raise ValueError("prompts must be a non-empty list of non-empty strings")
-        if not isinstance(temperature, (int, float)) or not 0 < temperature <= 5:
+        if V.positive_number("temperature", temperature) > 5:
             raise ValueError(f"temperature must be in (0, 5], got {temperature!r}")
-        if not isinstance(n_samples, int) or not 1 <= n_samples <= 32:
+        if V.positive_int("n_samples", n_samples) > 32:
             raise ValueError(f"n_samples must be an int from 1 to 32, got {n_samples!r}")
+        n_ctx = getattr(getattr(model, "config", None), "n_positions", 64)
+        if V.positive_int("max_new_tokens", max_new_tokens) >= n_ctx:
+            raise ValueError(f"max_new_tokens must be below the model's {n_ctx} positions, got "
+                             f"{max_new_tokens}")
+        V.non_negative_int("seed", seed)
         if reward_fn is not None and not callable(reward_fn):
             raise ValueError("reward_fn must be a function (prompts, responses) -> rewards (B,), "
                              "or None")
@@ -116,6 +122,7 @@ class ResponseViewer:
             self.output.value = "<b>Type a prompt first.</b>"
             return self.output.value
         self.n_presses += 1
+        self.error: str | None = None
         columns = []
         for model, label in self.policies:
             try:
@@ -123,11 +130,21 @@ class ResponseViewer:
                                  max_new_tokens=self.max_new_tokens,
                                  temperature=self.temperature.value, generator=self.generator)
             except ValueError as err:  # e.g. a prompt longer than the model can read
-                self.output.value = f"<b>Cannot sample:</b> {html.escape(str(err))}"
-                return self.output.value
-            columns.append(self._column(label, prompt, rollout))
+                return self._show_error("Cannot sample", err)
+            try:
+                columns.append(self._column(label, prompt, rollout))
+            except Exception as err:  # the student's reward function, on a typed prompt
+                return self._show_error("The reward function failed on this prompt", err)
         self.output.value = ('<div style="display: flex; flex-wrap: wrap; gap: 24px;">'
                              + "".join(columns) + "</div>")
+        return self.output.value
+
+    def _show_error(self, what: str, err: Exception) -> str:
+        """Replace the responses on screen by the error (a button's error would otherwise
+        go only to the log, under old responses)."""
+        self.error = f"{what}: {type(err).__name__}: {err}"
+        self.output.value = (f"<b style='color: #b00'>{html.escape(what)}:</b> "
+                             f"{html.escape(type(err).__name__)}: {html.escape(str(err))}")
         return self.output.value
 
     def _column(self, label: str, prompt: str, rollout: Rollout) -> str:
