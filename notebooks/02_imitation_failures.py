@@ -181,14 +181,23 @@ display(HTML(html_table(table, ["n", "confident", "hedged", "abstain", "invalid"
 
 # %%
 unknown, partial, known = table["unknown"], table["partial"], table["known"]
-print(f"unknown facts: confident {unknown['confident']:.2f}, hedged {unknown['hedged']:.2f}, "
-      f"abstain {unknown['abstain']:.2f}; accuracy {unknown['accuracy']:.3f}")
+print(f"unknown test countries: confident {unknown['confident']:.2f}, hedged "
+      f"{unknown['hedged']:.2f}, abstain {unknown['abstain']:.2f}; accuracy "
+      f"{unknown['accuracy']:.3f}")
 examples = [(e, t) for e, t in zip([x for x in entities for _ in range(8)], texts)
             if e.level == "unknown"][::8][:5]
 for e, t in examples:
     print(f"  {W.question(e.country):46} -> {t:52} (truth: {e.capital})")
-assert unknown["confident"] >= 0.7, unknown
-assert unknown["accuracy"] <= 0.05, unknown
+# the same on every unknown country SFT never saw (rl and test), from section 2's 16 samples
+unseen_unknown = [(e, W.parse_answer(W.question(e.country), t))
+                  for i, e in enumerate(unseen) for t in form.texts[16 * i:16 * i + 16]
+                  if e.level == "unknown"]
+confident_unknown = sum(p.style == "confident" for _, p in unseen_unknown) / len(unseen_unknown)
+right_unknown = sum(p.answer == e.capital for e, p in unseen_unknown) / len(unseen_unknown)
+print(f"all {len(unseen_unknown) // 16} unknown rl and test countries, 16 answers each: "
+      f"confident {confident_unknown:.2f}, right {right_unknown:.3f}")
+assert confident_unknown >= 0.65 and unknown["confident"] >= 0.6, (confident_unknown, unknown)
+assert right_unknown <= 0.05 and unknown["accuracy"] <= 0.05, (right_unknown, unknown)
 
 # %% [markdown]
 # The answers have the same fluent form as the correct ones on known facts; nothing in them
@@ -351,8 +360,8 @@ display(fig)
 
 # %%
 print(f"""On held-out countries, 8 sampled answers per question, the SFT model:
-- hallucinates: on facts it cannot know it answers confidently {unknown['confident']:.0%} of
-  the time and is right {unknown['accuracy']:.1%} of the time;
+- hallucinates: on facts it cannot know it answers confidently {confident_unknown:.0%} of
+  the time and is right {right_unknown:.1%} of the time;
 - answers the question asked: {on_topic:.1%} of its answers are on topic and {well_formed:.1%}
   well-formed, on countries SFT never saw;
 - hedges as a tic: {known['hedged']:.0%} of its answers on known facts, {partial['hedged']:.0%}
