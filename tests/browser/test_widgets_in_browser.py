@@ -37,11 +37,13 @@ class Lesson:
 LESSONS = [
     Lesson("00", (Widget("ResponseViewer"),)),
     Lesson("01", (Widget("TrainingMonitor"),)),
+    Lesson("02", (Widget("ResponseViewer"),)),
     Lesson("03", (Widget("MDPExplorer"),)),
     Lesson("04", (Widget("EstimatorLab"),)),
     Lesson("05", (Widget("TrainingMonitor"), Widget("ResponseViewer", policies=2))),
     Lesson("06", (Widget("TrainingMonitor"), Widget("PreferenceCollector"))),
     Lesson("07", (Widget("TrainingMonitor"),)),
+    Lesson("08", (Widget("TrainingMonitor"),)),
 ]
 
 
