@@ -22,7 +22,7 @@ from course_lib import world as W
 from course_lib.policy_gradient import ReinforceConfig, train_reinforce
 
 # the settings of lesson 05 (notebooks/05_reinforce_lm.py)
-ADDITION = dict(steps=100, batch_size=64, samples_per_prompt=4, lr=3e-4, lr_schedule="linear")
+ADDITION = dict(steps=70, batch_size=64, samples_per_prompt=4, lr=3e-4, lr_schedule="linear")
 HELDOUT_SUMS = W.addition_problems("test")  # all 1,620 held-out sums, as in the lesson
 
 

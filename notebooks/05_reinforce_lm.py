@@ -132,7 +132,7 @@ print(f"reward of two answers: {R.exact_match_reward(train_sums[:2], ['10 + 10 =
 
 # %% [markdown]
 # Now RL. Each step samples 4 answers to each of 64 sums (256 samples), and the learning rate
-# falls linearly from 3e-4 to 0 over the 100 steps (`lr_schedule="linear"`): large steps while
+# falls linearly from 3e-4 to 0 over the 70 steps (`lr_schedule="linear"`): large steps while
 # there is much to fix, small ones at the end so the policy settles instead of bouncing around.
 # The curves are live: **reward** is the mean exact-match reward of each step's samples,
 # **entropy** the mean per-token entropy of the policy on them (how spread out it is), **kl**
@@ -140,7 +140,7 @@ print(f"reward of two answers: {R.exact_match_reward(train_sums[:2], ['10 + 10 =
 
 # %%
 math_policy = copy.deepcopy(sft_model)
-math_config = ReinforceConfig(steps=100, batch_size=64, samples_per_prompt=4, lr=3e-4,
+math_config = ReinforceConfig(steps=70, batch_size=64, samples_per_prompt=4, lr=3e-4,
                               lr_schedule="linear", seed=0)
 print(math_config)
 math_monitor = TrainingMonitor(["reward", "entropy", "kl"], smoothing=0.8,
@@ -351,7 +351,7 @@ assert p1 <= reliability["after RL"]["hedged"] <= p2, reliability
 evasive_before, evasive_after = before["known"]["abstain"], after["known"]["abstain"]
 print(f"'I do not know' on known facts: SFT {evasive_before:.3f} -> RL {evasive_after:.3f}")
 unseen = world.select("rl") + test_entities  # the countries SFT never asked about
-forms = {name: answer_form(m, tokenizer, unseen, n_samples=16, seed=0)
+forms = {name: answer_form(m, tokenizer, unseen, n_samples=8, seed=0)
          for name, m in (("SFT", sft_model), ("RL", fact_policy))}
 for name, form in forms.items():
     print(f"{name}: well-formed {form.well_formed:.3f}, on topic {form.on_topic:.3f} "
@@ -384,12 +384,12 @@ viewer
 #
 # Most benchmarks grade 1 if right and 0 otherwise. Under that grading "I do not know" earns 0
 # and a guess earns $p > 0$: a guess always beats abstaining, however unlikely it is to be
-# right (Kalai et al., 2025, *Why language models hallucinate*). The same RL run, 100 steps,
+# right (Kalai et al., 2025, *Why language models hallucinate*). The same RL run, 50 steps,
 # with `exact_match_reward`:
 
 # %%
 binary_policy = copy.deepcopy(sft_model)
-binary_config = ReinforceConfig(steps=100, batch_size=16, samples_per_prompt=8, lr=4e-5, seed=0)
+binary_config = ReinforceConfig(steps=50, batch_size=16, samples_per_prompt=8, lr=4e-5, seed=0)
 binary_history = train_reinforce(binary_policy, sft_model, tokenizer, fact_prompts,
                                  R.exact_match_reward, binary_config, progress=False)
 binary, _ = behaviour_rows(binary_policy)
