@@ -292,12 +292,22 @@ class TinyPolicy(torch.nn.Module):
         return TextMDP(self.tokenizer, reward_fn, step_reward_fn, max_new_tokens=self.horizon)
 
 
+MAX_ENUMERATED = 200_000  # the most responses enumerate_sequences lists
+
+
 def enumerate_sequences(policy: TinyPolicy) -> tuple[torch.Tensor, torch.Tensor]:
     """Every response the policy can produce: ids (N, H) padded with ``<eos>``, mask (N, H).
 
     Responses that end with ``<eos>`` at step 1..H, and those cut off at the horizon H.
     """
     K, H, eos = policy.n_actions, policy.horizon, policy.eos_id
+    # <eos> after t = 0..H-1 words, or H words cut at the horizon
+    n = sum((K - 1) ** t for t in range(H)) + (K - 1) ** H
+    if n > MAX_ENUMERATED:
+        raise ValueError(
+            f"the policy can say {n:,} different things ({K - 1} words, horizon {H}): too many "
+            f"to enumerate (at most {MAX_ENUMERATED:,}); use fewer words or a shorter horizon, "
+            "or estimate by sampling")
     rows: list[list[int]] = []
 
     def extend(prefix: list[int]) -> None:

@@ -11,9 +11,13 @@ import hashlib
 import json
 import os
 import shutil
+import signal
 import tempfile
+import threading
 import time
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -167,6 +171,7 @@ def save_model(model: GPT2LMHeadModel, tokenizer: PreTrainedTokenizerFast,
     """
     directory = Path(directory)
     directory.parent.mkdir(parents=True, exist_ok=True)
+    _recover_interrupted_save(directory)
     _remove_stale_temporaries(directory)
     tmp = Path(tempfile.mkdtemp(prefix=f".{directory.name}-", dir=directory.parent))
     try:
@@ -181,18 +186,63 @@ def save_model(model: GPT2LMHeadModel, tokenizer: PreTrainedTokenizerFast,
         _shared_permissions(tmp)
         for file in tmp.iterdir():
             _fsync(file)
-        old = None
-        if directory.exists():
-            old = directory.with_name(f".{directory.name}-old-{os.getpid()}")
-            directory.rename(old)
-        tmp.rename(directory)
-        _fsync(directory.parent)
-        if old is not None:
-            shutil.rmtree(old, ignore_errors=True)
+        _swap_in(tmp, directory)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return directory
+
+
+@contextmanager
+def _sigint_held() -> Iterator[None]:
+    """Hold a Ctrl-C (SIGINT) back until the block is done, then raise it (main thread only:
+    elsewhere Python delivers no signal)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    pending: list[int] = []
+    previous = signal.signal(signal.SIGINT, lambda signum, frame: pending.append(signum))
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    if pending:
+        raise KeyboardInterrupt
+
+
+def _swap_in(tmp: Path, directory: Path) -> None:
+    """Replace ``directory`` by the folder ``tmp``: two renames (Linux cannot rename a folder
+    onto a non-empty one), with Ctrl-C held back between them; if the second fails the old
+    folder is put back, and if the process is killed between them the next load or save puts
+    it back (:func:`_recover_interrupted_save`)."""
+    with _sigint_held():
+        old = None
+        if directory.exists():
+            old = directory.with_name(f".{directory.name}-old-{os.getpid()}")
+            directory.rename(old)
+        try:
+            tmp.rename(directory)
+        except BaseException:
+            if old is not None:
+                old.rename(directory)
+            raise
+    _fsync(directory.parent)
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
+
+
+def _recover_interrupted_save(directory: Path) -> None:
+    """Put back the previous model of a save killed between its two renames (:func:`_swap_in`):
+    ``directory`` is missing and ``.<name>-old-<pid>`` holds a complete model."""
+    if directory.exists():
+        return
+    for old in sorted(directory.parent.glob(f".{directory.name}-old-*"),
+                      key=lambda p: p.stat().st_mtime, reverse=True):
+        if old.is_dir() and model_files_problem(old) is None:
+            old.rename(directory)
+            print(f"Put back the model in {directory} (a save was interrupted while replacing "
+                  "it).")
+            return
 
 
 def is_cached(directory: str | Path, key: str) -> bool:
@@ -201,6 +251,8 @@ def is_cached(directory: str | Path, key: str) -> bool:
     the reward-model caches make before loading, so a stale, half-written or damaged copy is
     never used. A damaged one is reported (it is then trained again)."""
     directory = Path(directory)
+    if directory.parent.is_dir():
+        _recover_interrupted_save(directory)
     if not ((directory / "model.safetensors").is_file() and (directory / "history.json").is_file()
             and (directory / "meta.json").is_file()):
         return False
@@ -248,6 +300,8 @@ def load_model(directory: str | Path, device: str | torch.device | None = None,
     quiet_libraries()
     device = parse_device(device)
     directory = Path(directory)
+    if directory.parent.is_dir():
+        _recover_interrupted_save(directory)
     if not (directory / "model.safetensors").is_file():
         raise FileNotFoundError(
             f"no model.safetensors in {directory}; rebuild the base model with "

@@ -184,6 +184,11 @@ def sample_comparisons(model, tokenizer, prompts: Sequence[str], n_samples: int 
 
     if not prompts:
         raise ValueError("prompts must not be empty")
+    for name, value, low in (("n_samples", n_samples, 2), ("max_pairs_per_prompt",
+                                                           max_pairs_per_prompt, 1)):
+        if not isinstance(value, int) or isinstance(value, bool) or value < low:
+            raise ValueError(f"{name} must be an int >= {low} (pairs need two responses), got "
+                             f"{value!r}")
     gen = torch.Generator().manual_seed(seed)
     repeated = [p for p in prompts for _ in range(n_samples)]
     texts = sample_texts(model, tokenizer, repeated, temperature=sampling_temperature,

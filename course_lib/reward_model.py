@@ -117,7 +117,13 @@ def encode(tokenizer: PreTrainedTokenizerFast, prompts: Sequence[str],
 
 
 def _forward(rm: PreTrainedModel, ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-    return rm(input_ids=ids, attention_mask=mask).logits[:, 0].float()  # (B,)
+    logits = rm(input_ids=ids, attention_mask=mask).logits
+    if logits.dim() != 2 or logits.shape[1] != 1:
+        raise ValueError(
+            f"rm must be a reward model (one score per text, logits (B, 1)); this model gives "
+            f"logits of shape {tuple(logits.shape)}: a language model? Build one with "
+            "build_reward_model or load_reward_model")
+    return logits[:, 0].float()  # (B,)
 
 
 def score(rm: PreTrainedModel, tokenizer: PreTrainedTokenizerFast, prompts: Sequence[str],

@@ -149,6 +149,12 @@ def test_a_bit_flip_in_the_weights_is_caught_by_the_checksum(tmp_path, base):
         M.load_model(folder, device="cpu")
 
 
+@pytest.mark.parametrize("folder", [M.BASE_MODEL_DIR, M.SFT_MODEL_DIR])
+def test_the_shipped_models_carry_the_checksum_of_their_weights(folder):
+    meta = json.loads((folder / "meta.json").read_text())
+    assert meta["sha256"] == M._sha256(folder / "model.safetensors")
+
+
 def test_damaged_shipped_files_name_how_to_restore_them():
     assert "git checkout -- course_lib/assets" in M.how_to_reset(M.BASE_MODEL_DIR)
 
@@ -285,3 +291,27 @@ def test_sft_loss_names_hugging_face_style_ignored_labels():
     logits = torch.zeros(1, 3, 5)
     with pytest.raises(ValueError, match="-100"):
         sft.sft_loss(logits, torch.tensor([[1, -100, 2]]), torch.tensor([[0, 1, 1]]))
+
+
+# --- smaller findings ---------------------------------------------------------------------------
+
+def test_the_reward_model_scorer_refuses_a_language_model(base):
+    model, tok = base
+    with pytest.raises(ValueError, match="rm must be a reward model"):
+        RM.score(model, tok, [PROMPT], [" 46."])
+
+
+@pytest.mark.parametrize("bad", [0, 1, -3, 2.5, True])
+def test_sample_comparisons_names_n_samples(base, bad):
+    from course_lib.preferences import sample_comparisons
+    model, tok = base
+    with pytest.raises(ValueError, match="n_samples must be an int >= 2"):
+        sample_comparisons(model, tok, [PROMPT], n_samples=bad)
+
+
+def test_enumerating_a_policy_too_large_is_refused_before_it_starts():
+    from course_lib import mdp
+    policy = mdp.TinyPolicy(words=[f"w{i}" for i in range(8)], horizon=6)
+    with pytest.raises(ValueError, match="299,593 different things"):  # 1 + 8 + ... + 8^6
+        mdp.enumerate_sequences(policy)
+    assert len(mdp.enumerate_sequences(mdp.TinyPolicy(horizon=3))[0]) == 40

@@ -80,3 +80,20 @@ def test_bad_pairs_and_gold_fallback(tmp_path):
     assert c.fill_with_gold(seed=0) == 3 and c.done
     assert len(load_preferences(tmp_path / "p.json")) == 3
     assert "All pairs answered" in c.pair_html()
+
+
+def test_two_collectors_on_one_file_lose_none_of_each_others_labels(tmp_path):
+    path = tmp_path / "prefs.json"
+    pairs = _pairs(6)
+    first, second = PreferenceCollector(pairs[:3], path), PreferenceCollector(pairs[3:], path)
+    first.choose("A")
+    second.choose("B")
+    first.choose("B")
+    second.choose("A")
+    second.undo()  # takes back only its own last label
+    saved = load_preferences(path)
+    assert len(saved) == 3 and len(first.comparisons) == 3
+    assert {c.prompt for c in saved} == {pairs[0][0], pairs[1][0], pairs[3][0]}
+    first.fill_with_gold()
+    assert len(load_preferences(path)) == 4
+    assert len(PreferenceCollector(pairs, path).pairs) == 2  # pairs[4:] are still unlabelled

@@ -9,7 +9,9 @@
 :func:`course_lib.preferences.candidate_pairs`). Every click is saved at once to ``path`` as
 JSON, atomically (a temporary file, then ``os.replace``), so closing the notebook never loses a
 label. An existing file is loaded first; a file that cannot be parsed raises a clear error and
-is left untouched.
+is left untouched. Each save applies only this collector's change (a label added or taken back)
+to the file as it is on disk, under a lock, so two collectors (or two notebooks) writing one file
+lose nothing of each other's.
 
 Without a front end (CI, ``COURSE_STATIC_WIDGETS=1``) no one can click: :meth:`fill_with_gold`
 labels the remaining pairs with the simulated gold annotator instead, so the lesson still runs.
@@ -24,8 +26,14 @@ import json
 import os
 import random
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
+
+try:
+    import fcntl
+except ImportError:  # Windows: no advisory locks, one writer at a time is assumed
+    fcntl = None
 
 from ..preferences import Comparison, label_pair
 from .common import display_widget_or_static, static_mode
@@ -74,6 +82,39 @@ def save_preferences(path: str | Path, comparisons: Sequence[Comparison]) -> Pat
     return path
 
 
+def _pair_of(c: Comparison) -> tuple[str, frozenset[str]]:
+    return c.prompt, frozenset((c.chosen, c.rejected))
+
+
+@contextmanager
+def _locked(path: Path) -> Iterator[None]:
+    """An exclusive lock on ``.<name>.lock`` next to ``path`` for the block (POSIX)."""
+    if fcntl is None:
+        yield
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path.with_name(f".{path.name}.lock"), "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+def update_preferences(path: str | Path, add: Sequence[Comparison] = (),
+                       remove: Sequence[Comparison] = ()) -> list[Comparison]:
+    """Apply a change to the comparisons saved in ``path`` as they are on disk now, under a
+    lock: ``remove`` the labels of these pairs, then ``add`` these (a pair labelled again is
+    replaced). Returns what the file holds afterwards."""
+    path = Path(path)
+    with _locked(path):
+        changed = {_pair_of(c) for c in [*add, *remove]}
+        kept = [c for c in load_preferences(path) if _pair_of(c) not in changed]
+        comparisons = kept + list(add)
+        save_preferences(path, comparisons)
+    return comparisons
+
+
 class PreferenceCollector:
     """Show a prompt and two responses; record which one you prefer.
 
@@ -96,9 +137,9 @@ class PreferenceCollector:
                 raise ValueError(f"pairs[{i}] compares a response with itself ({p[1]!r})")
         self.path = Path(path)
         self.comparisons: list[Comparison] = load_preferences(self.path)  # raises, keeps file
-        done = {(c.prompt, frozenset((c.chosen, c.rejected))) for c in self.comparisons}
+        done = {_pair_of(c) for c in self.comparisons}
         self.pairs = [p for p in pairs if (p[0], frozenset(p[1:])) not in done]
-        self._actions: list[str] = []  # "label" or "skip", one per pair answered, for undo
+        self._actions: list[Comparison | None] = []  # the label given (None: skipped), for undo
         self.position = 0  # index in self.pairs of the pair on screen
         self._widget = None
         self.buttons: dict[str, object] = {}
@@ -123,9 +164,8 @@ class PreferenceCollector:
             raise ValueError("every pair has been answered: nothing left to choose")
         prompt, a, b = self.current
         c = Comparison(prompt, a, b) if which == "A" else Comparison(prompt, b, a)
-        self._save(self.comparisons + [c])  # first: a failed save changes nothing
-        self.comparisons.append(c)
-        self._actions.append("label")
+        self._save(add=[c])  # first: a failed save changes nothing
+        self._actions.append(c)
         self.position += 1
         self._refresh()
         return c
@@ -134,7 +174,7 @@ class PreferenceCollector:
         """Leave the pair on screen unlabelled and move on."""
         if self.current is None:
             raise ValueError("every pair has been answered: nothing left to skip")
-        self._actions.append("skip")
+        self._actions.append(None)
         self.position += 1
         self._refresh()
 
@@ -142,9 +182,8 @@ class PreferenceCollector:
         """Take back the last choice or skip (a no-op when there is nothing to undo)."""
         if not self._actions:
             return
-        if self._actions[-1] == "label":
-            self._save(self.comparisons[:-1])
-            self.comparisons.pop()
+        if self._actions[-1] is not None:
+            self._save(remove=[self._actions[-1]])
         self._actions.pop()
         self.position -= 1
         self._refresh()
@@ -156,19 +195,19 @@ class PreferenceCollector:
         for prompt, a, b in self.pairs[self.position:]:
             c = label_pair(prompt, a, b, rng)
             new.append(Comparison(c.prompt, c.chosen, c.rejected))
-        self._save(self.comparisons + new)
-        self.comparisons += new
-        self._actions += ["label"] * len(new)
+        self._save(add=new)
+        self._actions += new
         self.position += len(new)
         self._refresh()
         return len(new)
 
-    def _save(self, comparisons: list[Comparison]) -> None:
-        """Save ``comparisons``; when that fails (a folder that cannot be written, a full disk)
-        nothing changes (labels, position, screen), the error is shown in the widget and raised
-        as an ``OSError`` that names the file."""
+    def _save(self, add: Sequence[Comparison] = (), remove: Sequence[Comparison] = ()) -> None:
+        """Apply a change to the file (:func:`update_preferences`) and take the file's contents
+        as ``comparisons`` (another collector's labels included); when that fails (a folder that
+        cannot be written, a full disk) nothing changes (labels, position, screen), the error
+        is shown in the widget and raised as an ``OSError`` that names the file."""
         try:
-            save_preferences(self.path, comparisons)
+            self.comparisons = update_preferences(self.path, add=add, remove=remove)
         except OSError as err:
             message = (f"Could not save to {self.path} ({type(err).__name__}: {err}). Nothing "
                        "was recorded: the pair on screen is still unanswered. Give the "
