@@ -390,7 +390,7 @@ viewer
 # %%
 binary_policy = copy.deepcopy(sft_model)
 binary_config = ReinforceConfig(steps=50, batch_size=16, samples_per_prompt=8, lr=4e-5, seed=0)
-binary_history = train_reinforce(binary_policy, sft_model, tokenizer, fact_prompts,
+binary_history = train_reinforce(binary_policy, None, tokenizer, fact_prompts,  # no KL logged
                                  R.exact_match_reward, binary_config, progress=False)
 binary, _ = behaviour_rows(binary_policy)
 
