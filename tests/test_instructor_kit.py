@@ -1,0 +1,100 @@
+"""The instructor kit: docs/glossary.md, docs/quizzes/NN.yaml, docs/instructors/NN_slug.md.
+
+The lessons are the notebooks/NN_slug.py files; every check here is per lesson, so a new lesson
+needs its quiz and its notes (one file each) and a row in docs/instructors/README.md, nothing
+else. LESSONS_IN_PROGRESS lists the lessons being written on other branches: the glossary may
+name them before their notebook exists, and their quiz and notes are not required yet. Remove a
+lesson from it when it lands with its kit.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+DOCS = ROOT / "docs"
+
+# Lessons being written now (number -> title in the course map of COURSE_DESIGN.md). Remove an
+# entry when that lesson's notebook, quiz and instructor notes have landed.
+LESSONS_IN_PROGRESS = {
+    "09": "GRPO and hard problems",
+    "10": "DPO",
+    "11": "process reward models",
+}
+
+GLOSSARY_TERMS = [
+    "Policy", "State", "Trajectory", "Return", "Reward-to-go", "Baseline", "Advantage",
+    "Leave-one-out / RLOO", "KL and its estimators", "Proxy vs gold", "Noise ceiling",
+    "Bradley-Terry", "Best-of-n", "Over-optimization", "PPO", "GRPO", "DPO", "ORM / PRM",
+]
+LESSON_REF_RE = re.compile(r"\blesson (\d\d) \(([^)]+)\)")
+LINK_RE = re.compile(r"\]\(([^)\s#]+)(?:#[^)]*)?\)")
+
+
+def lessons() -> dict[str, str]:
+    """number -> NN_slug of every lesson in notebooks/."""
+    return {p.stem[:2]: p.stem for p in sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.py"))}
+
+
+def lesson_titles() -> dict[str, str]:
+    """number -> title of each lesson in README's course map (`| NN | [title](notebooks/...)`)."""
+    rows = re.findall(r"^\| (\d\d) \| \[([^\]]+)\]\(notebooks/", (ROOT / "README.md").read_text(),
+                      re.M)
+    return dict(rows)
+
+
+def kit_lessons() -> list[str]:
+    """The lessons that must have a quiz and instructor notes."""
+    return [n for n in lessons() if n not in LESSONS_IN_PROGRESS]
+
+
+def test_every_lesson_is_in_the_course_map():
+    assert set(lessons()) <= set(lesson_titles()), (sorted(lessons()), lesson_titles())
+
+
+# --- glossary ----------------------------------------------------------------------------------
+
+
+def glossary_sections() -> dict[str, str]:
+    text = (DOCS / "glossary.md").read_text(encoding="utf-8")
+    parts = re.split(r"(?m)^## (.+)$", text)
+    return {parts[i].strip(): parts[i + 1] for i in range(1, len(parts), 2)}
+
+
+def test_glossary_has_every_term():
+    headings = {h.split(" (")[0].strip().lower() for h in glossary_sections()}
+    missing = [t for t in GLOSSARY_TERMS if t.lower() not in headings]
+    assert not missing, f"docs/glossary.md has no '## {missing[0]}' section (missing: {missing})"
+
+
+@pytest.mark.parametrize("term", list(glossary_sections()))
+def test_glossary_entry_names_a_lesson_that_exists(term):
+    body = glossary_sections()[term]
+    intro = [line for line in body.splitlines() if line.startswith("*Introduced in:*")]
+    assert len(intro) == 1, f"{term}: one '*Introduced in:* lesson NN (title)' line expected"
+    refs = LESSON_REF_RE.findall(intro[0])
+    assert refs, f"{term}: the line names no 'lesson NN (title)': {intro[0]!r}"
+    titles = lesson_titles()
+    for number, title in refs:
+        if number in lessons():
+            assert title == titles[number], (f"{term}: lesson {number} is called "
+                                             f"{titles[number]!r} in the course map, not {title!r}")
+            assert f"notebooks/{lessons()[number]}.ipynb" in intro[0], (
+                f"{term}: link lesson {number}'s notebook, notebooks/{lessons()[number]}.ipynb")
+        else:
+            assert number in LESSONS_IN_PROGRESS, f"{term}: lesson {number} does not exist"
+            assert title == LESSONS_IN_PROGRESS[number], (
+                f"{term}: planned lesson {number} is {LESSONS_IN_PROGRESS[number]!r}, "
+                f"not {title!r}")
+    paragraph = body.split("*Introduced in:*")[0].strip()
+    assert len(paragraph.split()) >= 25, f"{term}: the definition is missing or too short"
+
+
+def test_glossary_links_resolve():
+    text = (DOCS / "glossary.md").read_text(encoding="utf-8")
+    for target in LINK_RE.findall(text):
+        if not target.startswith("http"):
+            assert (DOCS / target).resolve().exists(), f"docs/glossary.md links {target}"
