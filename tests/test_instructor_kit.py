@@ -13,6 +13,7 @@ import re
 from pathlib import Path
 
 import pytest
+import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 DOCS = ROOT / "docs"
@@ -98,3 +99,44 @@ def test_glossary_links_resolve():
     for target in LINK_RE.findall(text):
         if not target.startswith("http"):
             assert (DOCS / target).resolve().exists(), f"docs/glossary.md links {target}"
+
+
+# --- quizzes -----------------------------------------------------------------------------------
+
+QUIZ_FIELDS = {"question", "choices", "answer", "explanation", "evidence"}
+
+
+def quiz(number: str) -> dict:
+    return yaml.safe_load((DOCS / "quizzes" / f"{number}.yaml").read_text(encoding="utf-8"))
+
+
+def test_every_quiz_belongs_to_a_lesson():
+    for path in sorted((DOCS / "quizzes").glob("*.yaml")):
+        assert path.stem in lessons(), f"docs/quizzes/{path.name}: no lesson {path.stem}"
+
+
+@pytest.mark.parametrize("number", kit_lessons())
+def test_quiz_has_five_checked_questions(number):
+    path = DOCS / "quizzes" / f"{number}.yaml"
+    assert path.exists(), f"lesson {number} has no quiz: write docs/quizzes/{number}.yaml"
+    data = quiz(number)
+    assert data["lesson"] == lessons()[number], f"{path.name}: lesson is {lessons()[number]}"
+    source = (ROOT / "notebooks" / f"{lessons()[number]}.py").read_text(encoding="utf-8")
+    questions = data["questions"]
+    assert len(questions) == 5, f"{path.name}: {len(questions)} questions, 5 expected"
+    assert len({q["question"] for q in questions}) == 5, f"{path.name}: a question repeats"
+    for i, q in enumerate(questions, start=1):
+        where = f"{path.name} question {i}"
+        assert set(q) == QUIZ_FIELDS, f"{where}: fields {sorted(q)}, expected {sorted(QUIZ_FIELDS)}"
+        choices = q["choices"]
+        assert isinstance(choices, dict) and 3 <= len(choices) <= 5, f"{where}: 3-5 choices"
+        assert all(isinstance(c, str) and c.strip() for c in choices.values()), where
+        assert len(set(choices.values())) == len(choices), f"{where}: two choices are the same"
+        assert q["answer"] in choices, f"{where}: answer {q['answer']!r} is not a choice"
+        evidence = q["evidence"] if isinstance(q["evidence"], list) else [q["evidence"]]
+        for item in evidence:
+            assert isinstance(item, str) and len(item) >= 6, f"{where}: evidence {item!r}"
+            assert item in source, (f"{where}: the evidence {item!r} does not occur in "
+                                    f"notebooks/{lessons()[number]}.py")
+    answers = [q["answer"] for q in questions]
+    assert len(set(answers)) > 1, f"{path.name}: every answer is {answers[0]!r}"
