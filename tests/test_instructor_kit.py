@@ -140,3 +140,53 @@ def test_quiz_has_five_checked_questions(number):
                                     f"notebooks/{lessons()[number]}.py")
     answers = [q["answer"] for q in questions]
     assert len(set(answers)) > 1, f"{path.name}: every answer is {answers[0]!r}"
+
+
+# --- instructor notes --------------------------------------------------------------------------
+
+NOTES_SECTIONS = ["Learning objectives", "Time plan", "Points to land", "Expected numbers",
+                  "Common misconceptions", "Discussion questions"]
+
+
+def notes_sections(path: Path) -> dict[str, str]:
+    parts = re.split(r"(?m)^## (.+)$", path.read_text(encoding="utf-8"))
+    return {parts[i].strip(): parts[i + 1] for i in range(1, len(parts), 2)}
+
+
+@pytest.mark.parametrize("number", kit_lessons())
+def test_every_lesson_has_instructor_notes(number):
+    stem = lessons()[number]
+    path = DOCS / "instructors" / f"{stem}.md"
+    assert path.exists(), f"lesson {number} has no notes: write docs/instructors/{stem}.md"
+    text = path.read_text(encoding="utf-8")
+    assert f"notebooks/{stem}.ipynb" in text, f"{path.name}: link the lesson's notebook"
+    sections = notes_sections(path)
+    missing = [s for s in NOTES_SECTIONS if s not in sections]
+    assert not missing, f"{path.name}: no '## {missing[0]}' section (missing {missing})"
+    assert list(sections)[: len(NOTES_SECTIONS)] == NOTES_SECTIONS, (
+        f"{path.name}: sections in the order {NOTES_SECTIONS}")
+    for name in NOTES_SECTIONS:
+        assert len(sections[name].split()) >= 20, f"{path.name}: '## {name}' is nearly empty"
+    assert "2 CPU cores" in sections["Time plan"], (
+        f"{path.name}: say the running times were measured on 2 CPU cores")
+    assert "benchmarks/README.md" in sections["Time plan"] + sections["Expected numbers"], (
+        f"{path.name}: cite benchmarks/README.md for the times and numbers")
+    questions = sections["Discussion questions"]
+    assert len(re.findall(r"(?m)^\d\. ", questions)) == 3, f"{path.name}: three questions"
+    assert questions.count("*Model answer:*") == 3, f"{path.name}: a model answer for each"
+
+
+def test_course_plan_lists_every_lesson():
+    plan = (DOCS / "instructors" / "README.md").read_text(encoding="utf-8")
+    for number in kit_lessons():
+        assert f"({lessons()[number]}.md)" in plan, (
+            f"docs/instructors/README.md: no row linking {lessons()[number]}.md")
+    for heading in ("Two-hour sessions", "When time is short"):
+        assert f"## {heading}" in plan, f"docs/instructors/README.md: no '## {heading}'"
+
+
+def test_kit_links_resolve():
+    for path in [*(DOCS / "instructors").glob("*.md"), DOCS / "quizzes" / "README.md"]:
+        for target in LINK_RE.findall(path.read_text(encoding="utf-8")):
+            if not target.startswith("http"):
+                assert (path.parent / target).resolve().exists(), f"{path.name} links {target}"
