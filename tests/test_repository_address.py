@@ -72,6 +72,10 @@ def test_stamp_inserts_a_missing_badge_and_setup_cell():
                               "# # Lesson 12\n")
     assert f'{repository.SETUP_HEADER}\n{repo.setup_cell()}\n\n# %%\nx = 1\n' in stamped
     assert repository.stamp_text(stamped, repo, "notebooks/12_new.ipynb") == stamped
+    # a source that starts with code gets a markdown cell with the badge in front of it
+    code_first = repository.stamp_text("# %%\nx = 1\n", repo, "solutions/12_new.ipynb")
+    assert code_first.startswith(f"# %% [markdown]\n# {repo.badge('solutions/12_new.ipynb')}\n"
+                                 f"\n{repository.SETUP_HEADER}\n")
     # exercises are generated: nothing is inserted there, only rewritten
     assert repository.stamp_text(text, repo, "exercises/12_new.ipynb", insert=False) == text
 

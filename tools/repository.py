@@ -161,11 +161,14 @@ def stamp_text(text: str, repo: Repository, rel_path: str, insert: bool = True) 
     elif insert:
         first_code = next((i for i, g in enumerate(groups) if _is_code(g)), len(groups))
         groups.insert(first_code, setup)
-    if not found and insert:
-        first_md = next((i for i, g in enumerate(groups)
+    if not found and insert:  # the badge goes before the first code cell (the set-up cell)
+        first_code = next((i for i, g in enumerate(groups) if _is_code(g)), len(groups))
+        first_md = next((i for i, g in enumerate(groups[:first_code])
                          if _is_markdown(g) and not _is_generated_header(g)), None)
         if first_md is None:
-            groups.insert(0, ["# %% [markdown]", f"# {badge}", ""])
+            first_cell = next((i for i, g in enumerate(groups) if g[0].startswith("# %%")),
+                              len(groups))
+            groups.insert(first_cell, ["# %% [markdown]", f"# {badge}", ""])
         else:
             groups[first_md] = [groups[first_md][0], f"# {badge}", "#", *groups[first_md][1:]]
     return "\n".join(line for group in groups for line in group)
