@@ -48,7 +48,7 @@ help:
 	@echo "make lab         install .[lab] into $(VENV) and start JupyterLab on notebooks/ (LAB_ARGS=...)"
 	@echo "make test        ruff, repository checks and unit tests, then run every notebook (nbval)"
 	@echo "make test-widgets-77  the widget unit tests under ipywidgets 7.7.1 (Colab's), in $(VENV77)"
-	@echo "make notebooks   rewrite each .ipynb from its paired .py (no outputs)"
+	@echo "make notebooks   Colab badges + set-up cells from pyproject.toml's Repository, then each .ipynb from its .py"
 	@echo "make exercises   regenerate exercises/ from solutions/, then sync notebooks"
 	@echo "make bench       time every notebook and its kernel's peak memory (BENCH_ARGS=--only 05)"
 	@echo "make constraints re-pin constraints.txt from the current $(VENV)"

@@ -30,12 +30,17 @@ from packaging.utils import canonicalize_name
 from packaging.version import Version
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "tools"))
+import repository  # noqa: E402
+
 FOLDERS = ("notebooks", "solutions", "exercises")
 
-# The course's public repository: every badge and every set-up cell names it, and nothing else.
-REPO = "why-rl/course"
-BRANCH = "main"
-BADGE_IMAGE = "https://colab.research.google.com/assets/colab-badge.svg"
+# The course's public repository, as pyproject.toml's [project.urls] Repository names it: every
+# badge and every set-up cell names it, and nothing else (tools/repository.py generates them).
+_REPOSITORY = repository.read_repository(ROOT)
+REPO = _REPOSITORY.slug
+BRANCH = _REPOSITORY.branch
+BADGE_IMAGE = repository.BADGE_IMAGE
 
 # What Google Colab has preinstalled, as of the date below. Update it when Colab moves on: the
 # package's lower bounds must stay at or below these, or `pip install` would replace Colab's

@@ -37,6 +37,7 @@ import jupytext
 import nbformat
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+import repository  # noqa: E402
 import sync_notebooks  # noqa: E402
 
 ROOT = sync_notebooks.ROOT
@@ -188,7 +189,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         if not args.check:
-            for path in write_exercises():
+            # solutions carry the address of pyproject.toml before exercises are made from them
+            for path in repository.stamp(ROOT) + write_exercises():
                 print(f"wrote {path.relative_to(ROOT)}")
         problems = exercise_problems()
     except MarkerError as error:

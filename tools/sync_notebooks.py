@@ -6,6 +6,11 @@ without outputs, with stable metadata and cell ids, so that regenerating twice c
     python tools/sync_notebooks.py           # write notebooks/ exercises/ solutions/ *.ipynb
     python tools/sync_notebooks.py --check   # exit 1 when a pair's cells differ (CI)
 
+Before writing, it generates every notebook's Colab badge and Colab set-up cell (and README's
+Colab links) from the repository address in pyproject.toml (`tools/repository.py`), so a fork
+changes that one line and runs this. `--check` also reports a badge or set-up cell that does
+not match the address.
+
 `tests/test_repo.py` calls `pair_problems()`, the same check as `--check`.
 """
 
@@ -19,6 +24,9 @@ from pathlib import Path
 
 import jupytext
 import nbformat
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import repository  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 FOLDERS = ("notebooks", "exercises", "solutions")
@@ -150,9 +158,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--check", action="store_true", help="only check; exit 1 on mismatch")
     args = parser.parse_args(argv)
     if not args.check:
-        for path in sync():
+        for path in repository.stamp(ROOT) + sync():
             print(f"wrote {path.relative_to(ROOT)}")
-    problems = pair_problems()
+    problems = repository.address_problems(ROOT) + pair_problems()
     for problem in problems:
         print(problem, file=sys.stderr)
     if not args.check and not problems:
