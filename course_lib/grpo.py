@@ -44,7 +44,7 @@ import torch
 from . import validation as V
 from . import world as W
 from .engine import fast_sample, fast_token_logprobs
-from .policy_gradient import _checked_scores, _reference_logprobs, sequence_kl
+from .policy_gradient import _checked_scores, _reference_logprobs, check_rl_inputs, sequence_kl
 from .ppo import _check_clip_eps, _check_like, clip_fraction, clipped_objective, kl_estimates
 from .rewards import RewardFn, call_reward_fn, exact_match_reward
 from .training import (
@@ -227,14 +227,7 @@ def _check_grpo_inputs(policy, ref_policy, prompts, reward_fn, config, on_step) 
     if not isinstance(config, GRPOConfig):
         raise ValueError(f"config must be a course_lib.grpo.GRPOConfig, got "
                          f"{type(config).__name__}")
-    V.texts("prompts", prompts)
-    if not callable(reward_fn):
-        raise ValueError("reward_fn must be a function (prompts, responses) -> rewards (B,)")
-    if config.beta > 0 and ref_policy is None:
-        raise ValueError(f"config.beta = {config.beta} needs a ref_policy to measure the KL to")
-    if ref_policy is policy:
-        raise ValueError("ref_policy must be a separate, frozen copy of the policy "
-                         "(copy.deepcopy(policy)), not the policy itself")
+    check_rl_inputs(policy, ref_policy, prompts, reward_fn, config.beta)
     return config
 
 
@@ -315,7 +308,7 @@ def train_grpo(policy, ref_policy, tokenizer, prompts: Sequence[str], reward_fn:
 
 CHAIN_TERMS = 4  # the rare-correct task: sums of four two-digit numbers, worked step by step
 CHAIN_TRAIN_PROMPTS = 2000  # training problems drawn (world.chain_problems("train", ...))
-LESSON_CONFIG = GRPOConfig(steps=120, prompts_per_step=16, group_size=8, lr=1e-4, epochs=2,
+LESSON_CONFIG = GRPOConfig(steps=150, prompts_per_step=16, group_size=8, lr=1e-4, epochs=1,
                            max_new_tokens=44)
 
 

@@ -41,6 +41,7 @@ from .engine import fast_sample, fast_token_logprobs
 from .policy_gradient import (
     _checked_scores,
     _reference_logprobs,
+    check_rl_inputs,
     group_baseline,
     kl_penalized_rewards,
     sequence_kl,
@@ -291,14 +292,7 @@ def _check_ppo_inputs(policy, ref_policy, prompts, reward_fn, config, value_head
     config = config or PPOConfig()
     if not isinstance(config, PPOConfig):
         raise ValueError(f"config must be a PPOConfig, got {type(config).__name__}")
-    V.texts("prompts", prompts)
-    if not callable(reward_fn):
-        raise ValueError("reward_fn must be a function (prompts, responses) -> rewards (B,)")
-    if config.beta > 0 and ref_policy is None:
-        raise ValueError(f"config.beta = {config.beta} needs a ref_policy to measure the KL to")
-    if ref_policy is policy:
-        raise ValueError("ref_policy must be a separate, frozen copy of the policy "
-                         "(copy.deepcopy(policy)), not the policy itself")
+    check_rl_inputs(policy, ref_policy, prompts, reward_fn, config.beta)
     if config.advantage == "gae":
         if not isinstance(value_head, ValueHead):
             raise ValueError("advantage='gae' needs a value_head: ValueHead(hidden_size)")
