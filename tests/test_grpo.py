@@ -172,3 +172,14 @@ def test_sampled_pass_at_k_is_monotone_in_k(sft):
     out = sampled_pass_at_k(model, tok, prompts, R.exact_match_reward, n=4, ks=(1, 2, 4),
                             max_new_tokens=30)
     assert out[1][0] <= out[2][0] <= out[4][0] <= 1
+
+
+def test_the_cached_model_is_keyed_by_its_config():
+    from dataclasses import replace
+
+    from course_lib.grpo import LESSON_CONFIG, grpo_model_key
+
+    key = grpo_model_key(LESSON_CONFIG)
+    assert key == grpo_model_key(replace(LESSON_CONFIG))
+    assert key != grpo_model_key(replace(LESSON_CONFIG, lr=LESSON_CONFIG.lr * 2))
+    assert key != grpo_model_key(replace(LESSON_CONFIG, steps=LESSON_CONFIG.steps + 1))
