@@ -193,15 +193,18 @@ assert sft_pass[1][0] <= 0.4 and sft_pass[16][0] >= 0.6, sft_pass
 # %% [markdown]
 # A sampled answer is right about a third of the time, yet for nearly every problem some of
 # the 16 samples are right: the right working is within the model's reach, rarely taken.
-# Here is what one group of 8 samples of a held-out problem looks like, with its rewards and
-# GRPO's advantages:
+# Here is what a group of 8 samples of a held-out problem looks like, with its rewards and
+# GRPO's advantages (the first problem, in order, whose group holds both right and wrong
+# answers):
 
 # %%
-prompt = test_prompts[3]
-group = sample_texts(sft_model, tokenizer, [prompt] * 8,
-                                         max_new_tokens=grpo.LESSON_CONFIG.max_new_tokens,
-                                         generator=torch.Generator().manual_seed(3))
-group_r = R.exact_match_reward([prompt] * 8, group)
+sampler = torch.Generator().manual_seed(3)
+for prompt in test_prompts:  # the first held-out problem whose group has right and wrong answers
+    group = sample_texts(sft_model, tokenizer, [prompt] * 8,
+                         max_new_tokens=grpo.LESSON_CONFIG.max_new_tokens, generator=sampler)
+    group_r = R.exact_match_reward([prompt] * 8, group)
+    if 0 < group_r.sum() < 8:
+        break
 group_A = group_advantages(group_r, 8)
 print(prompt, "  (the sum is", R.truth_of(prompt) + ")")
 for text, r, a in zip(group, group_r, group_A):
@@ -268,7 +271,7 @@ gain1 = grpo_pass[1][0] - sft_pass[1][0]
 gain16 = grpo_pass[16][0] - sft_pass[16][0]
 print(f"pass@1 {sft_pass[1][0]:.3f} -> {grpo_pass[1][0]:.3f} ({gain1:+.3f}); "
       f"pass@16 {sft_pass[16][0]:.3f} -> {grpo_pass[16][0]:.3f} ({gain16:+.3f})")
-assert grpo_pass[1][0] >= sft_pass[1][0] + 0.15, (sft_pass, grpo_pass)
+assert grpo_pass[1][0] >= 0.55 and gain1 >= 0.15, (sft_pass, grpo_pass)
 assert gain16 < gain1, (gain1, gain16)
 
 # %% [markdown]
