@@ -12,11 +12,11 @@ Measured per trainer: samples/s and generated tokens/s (completion tokens, <eos>
 second of training wall time), median step time, wall time to reach ``--target`` held-out
 accuracy (None if never), and the best accuracy reached within ``--steps`` / ``--time-cap``.
 
-TRL is not a course dependency: run this from a separate venv (see benchmarks/README.md)::
+TRL is in the ``dev`` extra (lesson 09 runs it), pinned by constraints.txt::
 
-    .venv-bench/bin/python benchmarks/rl_vs_trl.py                 # the full run
-    .venv-bench/bin/python benchmarks/rl_vs_trl.py --quick         # a smoke test (a few steps)
-    .venv/bin/python benchmarks/rl_vs_trl.py --trainers course     # course_lib only, no TRL
+    .venv/bin/python benchmarks/rl_vs_trl.py                       # the full run
+    .venv/bin/python benchmarks/rl_vs_trl.py --quick               # a smoke test (a few steps)
+    .venv/bin/python benchmarks/rl_vs_trl.py --trainers course     # course_lib only
 
 Prints a markdown table and writes JSON (``--out``, default benchmarks/results/rl_vs_trl.json).
 """

@@ -17,6 +17,8 @@ One module per concept of the course, each small enough to read in one sitting:
 - :mod:`~course_lib.mdp`: generation as an MDP, and a policy small enough to enumerate
 - :mod:`~course_lib.policy_gradient`: REINFORCE, baselines, the RL loop ``train_reinforce``
 - :mod:`~course_lib.ppo`: PPO: the clipped surrogate, KL estimators, GAE, ``train_ppo``
+- :mod:`~course_lib.grpo`: GRPO: group advantages, pass@k, three loss normalizations,
+  ``train_grpo``
 - :mod:`~course_lib.rewards`: the reward-function type and the course's rewards
 - :mod:`~course_lib.preferences`: the hidden gold rater and comparison data
 - :mod:`~course_lib.reward_model`: a reward model learned from comparisons

@@ -357,15 +357,21 @@ def _check_train_inputs(policy, ref_policy, prompts: Sequence[str], reward_fn: R
     config = config or ReinforceConfig()
     if not isinstance(config, ReinforceConfig):
         raise ValueError(f"config must be a ReinforceConfig, got {type(config).__name__}")
+    check_rl_inputs(policy, ref_policy, prompts, reward_fn, config.beta)
+    return config
+
+
+def check_rl_inputs(policy, ref_policy, prompts: Sequence[str], reward_fn: RewardFn,
+                    beta: float) -> None:
+    """The checks every RL loop (REINFORCE, PPO, GRPO) makes of its arguments where it starts."""
     V.texts("prompts", prompts)
     if not callable(reward_fn):
         raise ValueError("reward_fn must be a function (prompts, responses) -> rewards (B,)")
-    if config.beta > 0 and ref_policy is None:
-        raise ValueError(f"config.beta = {config.beta} needs a ref_policy to measure the KL to")
+    if beta > 0 and ref_policy is None:
+        raise ValueError(f"config.beta = {beta} needs a ref_policy to measure the KL to")
     if ref_policy is policy:
         raise ValueError("ref_policy must be a separate, frozen copy of the policy "
                          "(copy.deepcopy(policy)), not the policy itself")
-    return config
 
 
 # --- the training loop of lesson 05 ------------------------------------------------------------

@@ -41,6 +41,7 @@ from .engine import fast_sample, fast_token_logprobs
 from .policy_gradient import (
     _checked_scores,
     _reference_logprobs,
+    check_rl_inputs,
     group_baseline,
     kl_penalized_rewards,
     sequence_kl,
@@ -94,12 +95,20 @@ def clipped_surrogate_loss(logprobs: torch.Tensor, old_logprobs: torch.Tensor,
         raise ValueError(f"advantages must have shape ({B},) or {tuple(logprobs.shape)}, got "
                          f"{getattr(advantages, 'shape', type(advantages).__name__)}")
     _check_clip_eps(clip_eps)
+    m = mask.to(logprobs.dtype)
+    objective = clipped_objective(logprobs, old_logprobs, advantages, clip_eps)  # (B, T)
+    return -(objective * m).sum() / m.sum().clamp(min=1)
+
+
+def clipped_objective(logprobs: torch.Tensor, old_logprobs: torch.Tensor,
+                      advantages: torch.Tensor, clip_eps: float) -> torch.Tensor:
+    """min(rho_t A_t, clip(rho_t, 1 - eps, 1 + eps) A_t) at every position: (B, T), padding
+    included (the callers mask it and choose how to average: :func:`clipped_surrogate_loss`
+    over the batch's tokens, :func:`course_lib.grpo.grpo_loss` in GRPO's three ways)."""
     A = advantages.detach().to(logprobs.dtype)
     A = A[:, None] if A.dim() == 1 else A  # (B, 1) or (B, T)
     ratio = torch.exp(logprobs - old_logprobs.detach())  # (B, T) rho_t
-    objective = torch.min(ratio * A, ratio.clamp(1 - clip_eps, 1 + clip_eps) * A)  # (B, T)
-    m = mask.to(logprobs.dtype)
-    return -(objective * m).sum() / m.sum().clamp(min=1)
+    return torch.min(ratio * A, ratio.clamp(1 - clip_eps, 1 + clip_eps) * A)  # (B, T)
 
 
 @torch.no_grad()
@@ -283,14 +292,7 @@ def _check_ppo_inputs(policy, ref_policy, prompts, reward_fn, config, value_head
     config = config or PPOConfig()
     if not isinstance(config, PPOConfig):
         raise ValueError(f"config must be a PPOConfig, got {type(config).__name__}")
-    V.texts("prompts", prompts)
-    if not callable(reward_fn):
-        raise ValueError("reward_fn must be a function (prompts, responses) -> rewards (B,)")
-    if config.beta > 0 and ref_policy is None:
-        raise ValueError(f"config.beta = {config.beta} needs a ref_policy to measure the KL to")
-    if ref_policy is policy:
-        raise ValueError("ref_policy must be a separate, frozen copy of the policy "
-                         "(copy.deepcopy(policy)), not the policy itself")
+    check_rl_inputs(policy, ref_policy, prompts, reward_fn, config.beta)
     if config.advantage == "gae":
         if not isinstance(value_head, ValueHead):
             raise ValueError("advantage='gae' needs a value_head: ValueHead(hidden_size)")
@@ -413,5 +415,6 @@ def train_ppo(policy, ref_policy, tokenizer, prompts: Sequence[str], reward_fn: 
     return history
 
 
-__all__ = ["PPOConfig", "ValueHead", "clip_fraction", "clipped_surrogate_loss", "gae",
+__all__ = ["PPOConfig", "ValueHead", "clip_fraction", "clipped_objective",
+           "clipped_surrogate_loss", "gae",
            "kl_estimates", "minibatch_rows", "response_features", "train_ppo"]
