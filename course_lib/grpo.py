@@ -332,10 +332,12 @@ def load_grpo_model(config: GRPOConfig | None = None, device: torch.device | str
                     progress: bool = True):
     """``(model, tokenizer, history)``: the course's SFT model trained by :func:`train_grpo`
     with ``config`` (by default :data:`LESSON_CONFIG`) on :func:`chain_prompts` ("train") with
-    the exact-match reward. Trained on the CPU the first time (a few minutes on two cores), then
-    loaded from the local cache (``$COURSE_CACHE`` or ``~/.cache/course_lib``), offline, with
-    its training history. An interrupted training is not cached."""
-    from .models import cache_model, is_cached, load_model
+    the exact-match reward, with its training history. The course ships the run of
+    ``LESSON_CONFIG`` (``course_lib/assets/grpo``, made by this function); any other config (or
+    a changed SFT model, task or reward: the key covers them) is trained on the CPU the first
+    time (several minutes on two cores), then loaded from the local cache (``$COURSE_CACHE`` or
+    ``~/.cache/course_lib``), offline. An interrupted training is not cached."""
+    from .models import GRPO_MODEL_DIR, cache_model, is_cached, load_model
     from .settings import cache_dir, parse_device, set_seed
     from .sft import load_sft_model, sft_history
 
@@ -345,9 +347,10 @@ def load_grpo_model(config: GRPOConfig | None = None, device: torch.device | str
     device = parse_device(device)
     key = grpo_model_key(config)
     path = cache_dir() / f"grpo-{key}"
-    if is_cached(path, key):
-        model, tokenizer = load_model(path, device)
-        return model, tokenizer, sft_history(path)
+    for saved in (GRPO_MODEL_DIR, path):  # the course ships LESSON_CONFIG's run
+        if is_cached(saved, key):
+            model, tokenizer = load_model(saved, device)
+            return model, tokenizer, sft_history(saved)
     if progress:
         print(f"Training lesson 09's GRPO model (first use; then cached in {cache_dir()})...")
     set_seed(config.seed)

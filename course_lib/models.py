@@ -32,6 +32,7 @@ from .tokenizer import load_tokenizer, save_tokenizer
 ASSETS = Path(__file__).resolve().parent / "assets"
 BASE_MODEL_DIR = ASSETS / "base"
 SFT_MODEL_DIR = ASSETS / "sft"  # the course's SFT model, shipped so lessons 05-07 start at once
+GRPO_MODEL_DIR = ASSETS / "grpo"  # lesson 09's GRPO run (minutes on two cores), shipped too
 
 
 @dataclass(frozen=True)

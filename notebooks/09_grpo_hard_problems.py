@@ -227,10 +227,11 @@ print(inspect.getsource(train_grpo))
 # The lesson's run, `grpo.LESSON_CONFIG` (printed below): a group of 8 samples for each of
 # the prompts of a step, one update per batch, Adam at a learning rate small enough not to
 # wreck the SFT model's working (at three times this rate a single step is enough to wreck it:
-# try it). It takes several minutes on two cores, so the course
-# trains it once and caches it (`grpo.load_grpo_model`, keyed like the SFT and reward models: a
-# change to the SFT model, the task, the reward or the config retrains it). Its training
-# history comes with it.
+# try it). It takes several minutes on two cores, so the course ships this run, made by
+# `grpo.load_grpo_model` with this config, as it ships the SFT model (keyed like the SFT and
+# reward models: a change to the SFT model, the task, the reward or the config trains it
+# again, here, and caches it). Its training history comes with it. The sections below train
+# GRPO live too, for fewer steps.
 
 # %%
 print(grpo.LESSON_CONFIG)

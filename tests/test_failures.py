@@ -149,7 +149,7 @@ def test_a_bit_flip_in_the_weights_is_caught_by_the_checksum(tmp_path, base):
         M.load_model(folder, device="cpu")
 
 
-@pytest.mark.parametrize("folder", [M.BASE_MODEL_DIR, M.SFT_MODEL_DIR])
+@pytest.mark.parametrize("folder", [M.BASE_MODEL_DIR, M.SFT_MODEL_DIR, M.GRPO_MODEL_DIR])
 def test_the_shipped_models_carry_the_checksum_of_their_weights(folder):
     meta = json.loads((folder / "meta.json").read_text())
     assert meta["sha256"] == M._sha256(folder / "model.safetensors")

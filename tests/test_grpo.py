@@ -11,6 +11,7 @@ import pytest
 import torch
 
 import course_lib
+from course_lib import grpo
 from course_lib import rewards as R
 from course_lib import world as W
 from course_lib.grpo import (
@@ -183,3 +184,19 @@ def test_the_cached_model_is_keyed_by_its_config():
     assert key == grpo_model_key(replace(LESSON_CONFIG))
     assert key != grpo_model_key(replace(LESSON_CONFIG, lr=LESSON_CONFIG.lr * 2))
     assert key != grpo_model_key(replace(LESSON_CONFIG, steps=LESSON_CONFIG.steps + 1))
+
+
+def test_the_shipped_grpo_run_is_the_lesson_config_s_and_loads_without_training(
+        tmp_path, monkeypatch):
+    """assets/grpo is LESSON_CONFIG's run (same key), so lesson 09 loads it at once with its
+    history and never trains or writes a cache."""
+    import json
+
+    from course_lib.models import GRPO_MODEL_DIR
+
+    monkeypatch.setenv("COURSE_CACHE", str(tmp_path))
+    meta = json.loads((GRPO_MODEL_DIR / "meta.json").read_text())
+    assert meta["key"] == grpo.grpo_model_key(grpo.LESSON_CONFIG), (
+        "assets/grpo is stale: train it with grpo.load_grpo_model() and copy the cached folder")
+    _, _, history = grpo.load_grpo_model(device="cpu", progress=False)
+    assert len(history) == grpo.LESSON_CONFIG.steps and not list(tmp_path.iterdir())
