@@ -14,12 +14,14 @@ likely mistake; a stub that still raises ``NotImplementedError`` lets that error
 - :mod:`.reward_model`: the Bradley-Terry loss, pairwise accuracy (6.1, 6.2);
 - :mod:`.rlhf`: reward-model scores, the KL-penalized reward ``train_reinforce`` uses (7.1, 7.2);
 - :mod:`.ppo`: PPO's clipped surrogate loss, generalized advantage estimation (8.1, 8.2);
+- :mod:`.dpo`: the DPO loss, the KL-optimal policy, summed response log-probabilities (10.1-10.3);
 - :mod:`.common`: the machinery they share (:func:`diagnose`, :class:`ExerciseError`).
 """
 
 from .bands import check_optimal_style
 from .behaviour import check_agreement_rate, check_behaviour_rates
 from .common import ExerciseError, diagnose
+from .dpo import check_dpo_loss, check_kl_optimal_policy, check_summed_logps
 from .mdp import check_exact_objective, check_step
 from .policy_gradient import check_leave_one_out, check_reinforce_loss
 from .ppo import check_clipped_surrogate_loss, check_gae
@@ -30,7 +32,8 @@ from .rlhf import check_kl_penalized_rewards, check_reward_model_scores
 from .sft import check_response_token_nll, check_sft_loss
 
 __all__ = ["ExerciseError", "check_agreement_rate", "check_behaviour_rates",
-           "check_bradley_terry_loss", "check_clipped_surrogate_loss", "check_exact_objective",
+           "check_bradley_terry_loss", "check_clipped_surrogate_loss", "check_dpo_loss",
+           "check_exact_objective", "check_kl_optimal_policy", "check_summed_logps",
            "check_gae", "check_kl_penalized_rewards", "check_leave_one_out",
            "check_optimal_style", "check_pairwise_accuracy", "check_reinforce_loss",
            "check_reinforce_step", "check_response_token_nll", "check_reward_model_scores",
