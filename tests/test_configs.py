@@ -8,6 +8,7 @@ import math
 
 import pytest
 
+from course_lib.dpo import DPOConfig
 from course_lib.models import ModelConfig
 from course_lib.policy_gradient import ReinforceConfig
 from course_lib.pretrain import PretrainConfig
@@ -16,7 +17,7 @@ from course_lib.sft import SFTConfig
 from course_lib.world import AnnotatorMix, WorldConfig
 
 CONFIGS = [SFTConfig, RMConfig, ReinforceConfig, PretrainConfig, ModelConfig, WorldConfig,
-           AnnotatorMix]
+           AnnotatorMix, DPOConfig]
 
 BAD = [
     (SFTConfig, "steps", 0), (SFTConfig, "steps", True), (SFTConfig, "batch_size", -1),
@@ -37,6 +38,9 @@ BAD = [
     (WorldConfig, "truth_share", 0.5), (WorldConfig, "level_fractions", (0.5, math.nan, 0.5)),
     (AnnotatorMix, "p_sure", 1.5), (AnnotatorMix, "p_math", math.nan),
     (AnnotatorMix, "p_unsure", 0.95),
+    (DPOConfig, "beta", 0), (DPOConfig, "beta", math.nan), (DPOConfig, "lr", math.inf),
+    (DPOConfig, "steps", 0), (DPOConfig, "batch_size", 1.5), (DPOConfig, "seed", -1),
+    (DPOConfig, "max_grad_norm", 0),
 ]
 
 
