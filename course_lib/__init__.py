@@ -22,7 +22,10 @@ One module per concept of the course, each small enough to read in one sitting:
 - :mod:`~course_lib.rewards`: the reward-function type and the course's rewards
 - :mod:`~course_lib.preferences`: the hidden gold rater and comparison data
 - :mod:`~course_lib.reward_model`: a reward model learned from comparisons
-- :mod:`~course_lib.rlhf`: RL against a learned reward, proxy and gold, best-of-n
+- :mod:`~course_lib.rlhf`: RL against a learned reward, proxy and gold, best-of-n, held-out
+  checkpoints
+- :mod:`~course_lib.dpo`: the KL-regularized optimum in closed form, the DPO loss and loop
+- :mod:`~course_lib.overoptimization`: gold against KL for every optimizer, Gao et al.'s fits
 - :mod:`~course_lib.plots`: the figures and tables the lessons share
 - :mod:`~course_lib.settings`: seeds, devices, the cache folder, Colab detection
 - :mod:`~course_lib.widgets`: the course's interactive widgets (core ipywidgets + matplotlib)

@@ -256,7 +256,7 @@ def group_baseline(rewards: torch.Tensor, group_size: int, kind: str | None) -> 
 def kl_penalized_rewards(scores: torch.Tensor, logprobs: torch.Tensor,
                          ref_logprobs: torch.Tensor, mask: torch.Tensor,
                          beta: float) -> torch.Tensor:
-    """Per-token rewards (B, R) for RL with a KL penalty to a reference model (InstructGPT's).
+    """Per-token rewards (B, R) for RL with a KL penalty to a reference (Ziegler et al., 2019).
 
     r_t = -beta * (log pi_theta(y_t | x, y_<t) - log pi_ref(y_t | x, y_<t)) on every response
     token (``mask`` 1), plus ``scores[i]`` = r(x_i, y_i) at the last response token of row i;

@@ -9,9 +9,10 @@ same responses (:func:`course_lib.preferences.gold_score`, the hidden rater). Wh
 learns what r_phi gets right, both rise; once it learns what r_phi gets wrong, the proxy keeps
 rising and the gold falls (reward over-optimization, or reward hacking).
 
-- :func:`kl_penalized_rewards`: the per-token form of the penalized reward, as in InstructGPT:
-  -beta (log pi_theta(y_t | ...) - log pi_ref(y_t | ...)) at every response token, and the
-  reward model's score added at the last one. Its sum over tokens is r_phi - beta * KL_i: the
+- :func:`kl_penalized_rewards`: the per-token form of the penalized reward (Ziegler et al.,
+  2019; Stiennon et al., 2020; InstructGPT kept it): -beta (log pi_theta(y_t | ...) -
+  log pi_ref(y_t | ...)) at every response token, and the reward model's score added at the
+  last one. Its sum over tokens is r_phi - beta * KL_i: the
   very function :func:`~course_lib.policy_gradient.train_reinforce` calls with
   ``config.beta > 0`` (defined in :mod:`course_lib.policy_gradient`, next to that loop).
 - :class:`ProxyAndGold`: a :data:`~course_lib.rewards.RewardFn` that returns r_phi's scores and
@@ -19,8 +20,12 @@ rising and the gold falls (reward over-optimization, or reward hacking).
 - :func:`train_against_reward_model`: ``train_reinforce`` with that reward; each step's metrics
   gain ``proxy``, ``gold`` and ``off_topic`` (answers about a country nobody asked about).
 - :func:`best_of_n`: the no-training baseline. Sample n responses, keep the one r_phi likes
-  best; its KL from the policy it samples is at most log n - (n - 1) / n (:func:`best_of_n_kl`).
-- :func:`moving_average` and :func:`peak_and_end`: read a noisy per-step curve.
+  best; its KL from the policy it samples is at most log n - (n - 1) / n (:func:`best_of_n_kl`),
+  a bound that is tight only when samples rarely repeat (lesson 10 estimates it from the samples).
+- :func:`evaluate_policy` and :class:`HeldOutCheckpoints`: gold, proxy and KL of a policy's
+  sampled responses to *held-out* prompts, at checkpoints while it trains: where the gold peaks
+  is read from these, not from the noisy training batches.
+- :func:`moving_average` and :func:`peak_and_end`: read a noisy curve.
 """
 
 from __future__ import annotations
@@ -103,8 +108,10 @@ def train_against_reward_model(policy, ref_policy, tokenizer, prompts: Sequence[
 
 
 def best_of_n_kl(n: int) -> float:
-    """KL(best-of-n || pi) = log n - (n - 1) / n (in nats): the standard analytic estimate,
-    an upper bound that is exact when no two samples tie (Beirami et al., 2024)."""
+    """log n - (n - 1) / n (in nats): the standard analytic value of KL(best-of-n || pi), an
+    upper bound on it (Beirami et al., 2024), reached only in the limit where no two samples
+    are ever the same response. When samples repeat (a language model says its likeliest
+    answers again and again) the true KL is smaller; lesson 10 estimates it from the samples."""
     V.positive_int("n", n)
     return math.log(n) - (n - 1) / n
 
@@ -113,8 +120,8 @@ def best_of_n(policy, tokenizer, prompts: Sequence[str], reward_model,
               ns: Sequence[int] = (1, 2, 4, 8, 16), seed: int = 0,
               temperature: float = 1.0) -> list[dict[str, float]]:
     """Best-of-n sampling against r_phi, for each n in ``ns``: one row per n with ``n``,
-    ``kl`` (:func:`best_of_n_kl`), ``proxy`` and ``gold`` (means over prompts of the chosen
-    response's scores).
+    ``kl`` (the upper bound :func:`best_of_n_kl`), ``proxy`` and ``gold`` (means over prompts
+    of the chosen response's scores).
 
     ``max(ns)`` responses are sampled per prompt once; for each n they are cut into
     ``max(ns) // n`` disjoint groups of n, and every group contributes its r_phi-best response,
@@ -145,6 +152,72 @@ def best_of_n(policy, tokenizer, prompts: Sequence[str], reward_model,
     return rows
 
 
+# --- held-out checkpoints: where the gold really peaks ------------------------------------------
+
+
+@torch.no_grad()
+def evaluate_policy(policy, ref_policy, tokenizer, prompts: Sequence[str], reward_model=None,
+                    n_samples: int = 2, seed: int = 0) -> dict[str, float]:
+    """Sample ``n_samples`` responses to each prompt from ``policy`` (T = 1, seeded) and return
+    their mean ``gold`` score, their mean ``kl`` = KL_y = sum_t [log pi_theta(y_t | ...) -
+    log pi_ref(y_t | ...)] (an unbiased estimate of KL(pi_theta || pi_ref): one sample of it can
+    be negative, its expectation cannot), and with a ``reward_model`` their mean ``proxy``.
+
+    Meant for *held-out* prompts the policy does not train on, with the same ``seed`` at every
+    checkpoint, so that two checkpoints differ by what the policy learned, not by the draw.
+    """
+    from .engine import fast_sample, fast_token_logprobs
+
+    prompts = V.texts("prompts", prompts)
+    V.positive_int("n_samples", n_samples)
+    repeated = [p for p in prompts for _ in range(n_samples)]
+    rollout = fast_sample(policy, tokenizer, repeated,
+                          generator=torch.Generator().manual_seed(seed))  # T = 1
+    ref_policy.eval()
+    ref_logprobs = fast_token_logprobs(ref_policy, rollout, 1.0, entropy=False)[0]  # (B, R)
+    mask = rollout.response_mask.to(rollout.logprobs.dtype)  # (B, R)
+    out = {"kl": ((rollout.logprobs - ref_logprobs) * mask).sum(dim=1).mean().item(),
+           "gold": P.gold_reward(rollout.prompts, rollout.texts).mean().item()}
+    if reward_model is not None:
+        out["proxy"] = RM.score(reward_model, tokenizer, rollout.prompts,
+                                rollout.texts).mean().item()
+    return out
+
+
+@dataclass
+class HeldOutCheckpoints:
+    """An ``on_step`` hook that evaluates the training policy on held-out prompts every
+    ``every`` steps (:func:`evaluate_policy`); ``rows`` holds one dict per checkpoint: ``step``
+    (optimizer steps done), ``kl``, ``gold`` (and ``proxy``). Call :meth:`evaluate` with 0
+    before training to record the starting point."""
+
+    policy: torch.nn.Module = field(repr=False)
+    ref_policy: torch.nn.Module = field(repr=False)
+    tokenizer: object = field(repr=False)
+    prompts: Sequence[str] = field(repr=False)
+    reward_model: torch.nn.Module | None = field(default=None, repr=False)
+    every: int = 10  # steps between two checkpoints
+    n_samples: int = 2  # responses per held-out prompt
+    seed: int = 0  # the same draw at every checkpoint
+    rows: list[dict[str, float]] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        V.positive_int("every", self.every)
+        V.positive_int("n_samples", self.n_samples)
+
+    def evaluate(self, steps_done: int) -> dict[str, float]:
+        row = {"step": float(steps_done), **evaluate_policy(
+            self.policy, self.ref_policy, self.tokenizer, self.prompts, self.reward_model,
+            self.n_samples, self.seed)}
+        self.rows.append(row)
+        return row
+
+    def __call__(self, metrics: Metrics) -> None:
+        done = int(metrics["step"]) + 1  # the hook runs after the step's update
+        if done % self.every == 0:
+            self.evaluate(done)
+
+
 # --- reading noisy curves ------------------------------------------------------------------------
 
 
@@ -166,7 +239,9 @@ def peak_and_end(history: Sequence[dict[str, float]], key: str = "gold", window:
     Returns ``peak_step``, ``peak``, ``end``, ``drop`` (= peak - end) of the trailing moving
     average of ``key``, and for each name in ``also`` its smoothed value at the peak and at the
     end (``proxy_at_peak``, ``proxy_at_end``, ...). The first ``window - 1`` steps, averaged
-    over fewer values, are not candidates for the peak.
+    over fewer values, are not candidates for the peak. ``peak_step`` is the ``step`` entry of
+    the peak's row (its position when rows have none); with ``window=1`` this reads
+    :class:`HeldOutCheckpoints` rows as they are.
     """
     if not history:
         raise ValueError("history is empty: train first")
@@ -176,13 +251,14 @@ def peak_and_end(history: Sequence[dict[str, float]], key: str = "gold", window:
     curve = moving_average([h[key] for h in history], window)
     start = min(window - 1, len(curve) - 1)
     peak = max(range(start, len(curve)), key=curve.__getitem__)
-    out = {"peak_step": float(peak), "peak": curve[peak], "end": curve[-1],
-           "drop": curve[peak] - curve[-1]}
+    out = {"peak_step": float(history[peak].get("step", peak)), "peak": curve[peak],
+           "end": curve[-1], "drop": curve[peak] - curve[-1]}
     for name in also:
         other = moving_average([h[name] for h in history], window)
         out[f"{name}_at_peak"], out[f"{name}_at_end"] = other[peak], other[-1]
     return out
 
 
-__all__ = ["ProxyAndGold", "best_of_n", "best_of_n_kl", "kl_penalized_rewards", "moving_average",
-           "off_topic", "peak_and_end", "train_against_reward_model"]
+__all__ = ["HeldOutCheckpoints", "ProxyAndGold", "best_of_n", "best_of_n_kl", "evaluate_policy",
+           "kl_penalized_rewards", "moving_average", "off_topic", "peak_and_end",
+           "train_against_reward_model"]

@@ -72,8 +72,9 @@ print(f"SFT model and reward model loaded; {len(rl_prompts)} RL questions "
 # The KL term is the leash of lesson 05: the further the policy moves from the SFT model, the
 # more it pays. For a sampled response $y$ the KL is estimated token by token,
 # $\mathrm{KL}_y = \sum_t \big[\log \pi_\theta(y_t \mid x, y_{<t}) - \log
-# \pi_\text{SFT}(y_t \mid x, y_{<t})\big]$, and InstructGPT writes the penalized reward **per
-# token**: $-\beta\,(\log \pi_\theta - \log \pi_\text{SFT})$ at every token, and the reward
+# \pi_\text{SFT}(y_t \mid x, y_{<t})\big]$, and the penalized reward is written **per token**
+# (Ziegler et al., 2019; Stiennon et al., 2020; InstructGPT kept it):
+# $-\beta\,(\log \pi_\theta - \log \pi_\text{SFT})$ at every token, and the reward
 # model's score added at the last one. Summed over the tokens it is $r_\phi(x, y) - \beta
 # \,\mathrm{KL}_y$, the reward `train_reinforce` uses when `config.beta > 0`.
 #
@@ -98,7 +99,8 @@ assert torch.allclose(per_token.sum(1), scores - beta * kl_y, atol=1e-5)
 # %% [markdown]
 # The last column is $r_\phi - \beta\,\mathrm{KL}_y$ in every row. One response's
 # $\mathrm{KL}_y$ can be negative (a token the reference likes more than the policy does); its
-# average over responses sampled from $\pi_\theta$ cannot. You write
+# expectation over responses sampled from $\pi_\theta$, the KL itself, cannot (an average of a
+# few samples can still dip below 0 by chance). You write
 # `kl_penalized_rewards` yourself in exercise 7.2.
 #
 # ## 2. RL against the reward model, with a small $\beta$
@@ -108,7 +110,10 @@ assert torch.allclose(per_token.sum(1), scores - beta * kl_y, atol=1e-5)
 # function is wrapped so that every step also records the **gold** score of the very same
 # responses (`rlhf.ProxyAndGold`); the policy never sees it. Watch four curves: the proxy
 # (what RL maximizes), the gold (what the rater wanted), the KL, and `off_topic`, the share of
-# responses that state the capital of a country nobody asked about.
+# responses that state the capital of a country nobody asked about. Every 20 steps the policy
+# is also measured on **held-out** questions (lesson 06's, about the `test` countries, one
+# sampled answer each, the same seed every time): their gold score and KL are where the gold
+# peak is read, not on the noisy training batches (`rlhf.HeldOutCheckpoints`).
 
 # %%
 BETAS = (0.01, 0.05, 0.2)
@@ -124,27 +129,46 @@ policy = copy.deepcopy(sft_model)
 monitor = TrainingMonitor(["proxy", "gold", "kl", "off_topic"], smoothing=0.8,
                           title=f"RL against the reward model, beta = {BETAS[0]}")
 monitor.show()
+_, test_prompts = P.course_prompts()  # lesson 06's held-out questions
+checkpoints = rlhf.HeldOutCheckpoints(policy, sft_model, tokenizer, test_prompts, every=20,
+                                      n_samples=1)
+checkpoints.evaluate(0)  # the SFT model, before the first step
+
+
+def on_step(metrics: dict[str, float]) -> None:
+    monitor.update(metrics)
+    checkpoints(metrics)
+
+
 history, tracker = rlhf.train_against_reward_model(policy, sft_model, tokenizer, rl_prompts,
                                                    reward_model, rl_config(BETAS[0]),
-                                                   on_step=monitor.update)
+                                                   on_step=on_step)
 monitor.finish()
 runs = {BETAS[0]: (history, tracker)}
 
 # %% [markdown]
 # ## 3. Proxy up, gold down
 #
-# Both curves, smoothed over 10 steps, against the KL from the SFT model (how far the policy
-# has moved). The star marks where gold peaks.
+# Both curves of the training batches, smoothed over 10 steps, against the KL from the SFT
+# model (how far the policy has moved); the star marks where their gold peaks. Then the
+# held-out checkpoints, which say where the gold really peaked.
 
 # %%
-summary = rlhf.peak_and_end(history, "gold", window=10)
-gold_start = rlhf.moving_average([h["gold"] for h in history])[9]  # the first 10 steps
 display(overoptimization_plot({f"beta = {BETAS[0]}": history}))
-print(f"gold:  {gold_start:+.3f} in the first 10 steps, "
-      f"peak {summary['peak']:+.3f} at step {summary['peak_step']:.0f} "
-      f"(KL {summary['kl_at_peak']:.1f}), end {summary['end']:+.3f} (KL {summary['kl_at_end']:.1f})")
-print(f"proxy: {summary['proxy_at_peak']:+.3f} at the gold peak, {summary['proxy_at_end']:+.3f} "
-      "at the end")
+held = {f"step {r['step']:.0f}": {"KL": r["kl"], "gold": r["gold"]} for r in checkpoints.rows}
+display(HTML(html_table(held, digits=3, index_name="held-out checkpoint")))
+summary = rlhf.peak_and_end(checkpoints.rows, "gold", window=1, also=("kl",))
+train = rlhf.peak_and_end(history, "gold", window=10)  # the training batches, for comparison
+proxy = rlhf.moving_average([h["proxy"] for h in history])  # (steps,) smoothed over 10
+peak_step = int(summary["peak_step"])
+summary["proxy_at_peak"], summary["proxy_at_end"] = proxy[peak_step - 1], proxy[-1]
+gold_start = checkpoints.rows[0]["gold"]
+print(f"held-out gold: {gold_start:+.3f} for the SFT model, peak {summary['peak']:+.3f} after "
+      f"{peak_step} steps (KL {summary['kl_at_peak']:.1f}), end {summary['end']:+.3f} "
+      f"(KL {summary['kl_at_end']:.1f})")
+print(f"proxy (training batches): {summary['proxy_at_peak']:+.3f} at the gold peak, "
+      f"{summary['proxy_at_end']:+.3f} at the end")
+print(f"on the training batches alone the smoothed gold peaks at step {train['peak_step']:.0f}")
 assert summary["drop"] >= 0.1, summary  # gold ends at least 0.1 below its peak...
 assert summary["proxy_at_end"] > summary["proxy_at_peak"], summary  # ...while the proxy rose
 assert summary["peak"] > gold_start > summary["end"], (gold_start, summary)  # up, then below
@@ -154,18 +178,24 @@ assert summary["peak"] > gold_start > summary["end"], (gold_start, summary)  # u
 # wrong, and gold rises with the proxy. Then the curves part: the proxy keeps climbing, and
 # the gold falls, below where it started. The gold scale runs from -1.2 (unreadable, or about
 # another country) through -1 (confident and wrong) and 0 (an honest "I do not know") to +1
-# (confident and right): a fall of a few tenths is large. The policy gets better and better at pleasing the reward
-# model, and worse at what the reward model was meant to stand for: **reward
-# over-optimization** (Gao et al., 2023), the learned-reward version of Goodhart's law.
+# (confident and right): a fall of a few tenths is large. The policy gets better and better at
+# pleasing the reward model, and worse at what the reward model was meant to stand for:
+# **reward over-optimization** (Gao et al., 2023), the learned-reward version of Goodhart's law.
+#
+# The held-out questions are about countries that neither RL nor the reward model ever trained
+# on, so their gold sits lower than the training batches'; what they measure without bias is
+# *when* the gold peaked. The training batches' own smoothed curve puts the peak at another
+# step (printed above): it averages ten noisy batches of a policy that keeps moving, scored on
+# the very questions RL is fitting.
 
 # %% [markdown]
 # ## 4. What did the policy learn to exploit?
 #
-# The tracker kept every step's responses with both scores. Here are some from the step where
-# gold peaked and from the last step:
+# The tracker kept every step's responses with both scores. Here are some from the last
+# training step before the held-out gold peaked, and from the last step:
 
 # %%
-peak_step = int(summary["peak_step"])
+peak_step = int(summary["peak_step"]) - 1  # steps count from 0: the step that ended there
 
 
 def sample_rows(step: int, k: int = 6) -> dict[str, dict[str, object]]:
@@ -322,8 +352,10 @@ summaries = {beta: rlhf.peak_and_end(h, "gold", window=10) for beta, (h, _) in r
 # %% [markdown]
 # **Best-of-n** is the simplest way to optimize against a reward model, with no training at
 # all: sample $n$ responses from the SFT model and keep the one $r_\phi$ scores highest. Its
-# KL from the SFT model is known in closed form, $\log n - (n-1)/n$ (the number of nats it
-# takes to select 1 of $n$), so it goes on the same axes as RL.
+# KL from the SFT model is at most $\log n - (n-1)/n$ (selecting 1 of $n$ costs at most
+# $\log n$ nats): an upper bound (Beirami et al., 2024), tight when the $n$ samples rarely
+# repeat, loose when they do, as the SFT model's often do (lesson 10 measures how loose). Drawn
+# at that bound, best-of-n goes on the same axes as RL, placed no nearer than it really is.
 
 # %%
 bon = rlhf.best_of_n(sft_model, tokenizer, rl_prompts[::4], reward_model,
@@ -365,11 +397,12 @@ assert largest["kl_at_end"] < smallest["kl_at_end"], summaries
 # The numbers below are the ones measured in this run.
 
 # %%
-s0 = summaries[BETAS[0]]
+s0 = summary  # the held-out checkpoints of the run with beta = 0.01
 print(f"""- RL against the learned reward model with beta = {BETAS[0]}: the proxy rose to
-  {s0['proxy_at_end']:+.2f} while the gold rose to a peak of {s0['peak']:+.2f} at step
-  {s0['peak_step']:.0f} (KL {s0['kl_at_peak']:.1f} nats) and ended at {s0['end']:+.2f}
-  (KL {s0['kl_at_end']:.1f}): a drop of {s0['drop']:.2f} on a scale from -1.2 to +1.
+  {s0['proxy_at_end']:+.2f} while the held-out gold rose from {gold_start:+.2f} to a peak of
+  {s0['peak']:+.2f} after {s0['peak_step']:.0f} steps (KL {s0['kl_at_peak']:.1f} nats) and ended
+  at {s0['end']:+.2f} (KL {s0['kl_at_end']:.1f}): a drop of {s0['drop']:.2f} on a scale from -1.2
+  to +1.
 - The exploit, changing the subject: {off_topic[-1]:.0%} of the last responses speak of a
   country nobody asked about (first 10 steps: {off_topic[9]:.0%}). On held-out countries
   {change_rl:.0%} of the final policy's answers state the true capital of another country
@@ -380,8 +413,8 @@ for b in BETAS[1:]:
     print(f"- beta = {b}: KL {s['kl_at_end']:.1f} at the end, gold peak {s['peak']:+.2f}, end "
           f"{s['end']:+.2f} (drop {s['drop']:.2f}).")
 best = max(bon, key=lambda r: r["gold"])
-print(f"- Best-of-n: gold {best['gold']:+.2f} at n = {best['n']} (KL {best['kl']:.2f}), "
-      f"from {bon[0]['gold']:+.2f} at n = 1.")
+print(f"- Best-of-n: gold {best['gold']:+.2f} at n = {best['n']} (KL at most "
+      f"{best['kl']:.2f}), from {bon[0]['gold']:+.2f} at n = 1.")
 print("- A learned reward is a proxy. RL optimizes the proxy, not the intent behind it; the KL "
       "leash, early stopping and fresh comparisons are how practice keeps the two together.")
 

@@ -8,6 +8,7 @@ import math
 
 import pytest
 
+from course_lib.dpo import DPOConfig
 from course_lib.grpo import GRPOConfig
 from course_lib.models import ModelConfig
 from course_lib.policy_gradient import ReinforceConfig
@@ -17,7 +18,7 @@ from course_lib.sft import SFTConfig
 from course_lib.world import AnnotatorMix, WorldConfig
 
 CONFIGS = [SFTConfig, RMConfig, ReinforceConfig, PretrainConfig, ModelConfig, WorldConfig,
-           AnnotatorMix, GRPOConfig]
+           AnnotatorMix, GRPOConfig, DPOConfig]
 
 BAD = [
     (SFTConfig, "steps", 0), (SFTConfig, "steps", True), (SFTConfig, "batch_size", -1),
@@ -41,6 +42,9 @@ BAD = [
     (GRPOConfig, "lr", math.inf), (GRPOConfig, "clip_eps", math.nan), (GRPOConfig, "group_size", 1),
     (GRPOConfig, "normalization", "token"), (GRPOConfig, "scale_std", "yes"),
     (GRPOConfig, "beta", -0.1), (GRPOConfig, "epochs", 0),
+    (DPOConfig, "beta", 0), (DPOConfig, "beta", math.nan), (DPOConfig, "lr", math.inf),
+    (DPOConfig, "steps", 0), (DPOConfig, "batch_size", 1.5), (DPOConfig, "seed", -1),
+    (DPOConfig, "max_grad_norm", 0),
 ]
 
 

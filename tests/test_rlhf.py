@@ -261,3 +261,48 @@ def test_figures_display_as_png_in_ipython():
         assert data["image/png"][:4] == b"\x89PNG"
     finally:
         InteractiveShell.clear_instance()
+
+
+# --- held-out checkpoints ---------------------------------------------------------------------
+
+
+def test_evaluate_policy_measures_gold_proxy_and_kl(sft, reward_model):
+    policy, tok = sft
+    prompts = P.comparison_prompts(["test"], seed=1)[:6]
+    same = rlhf.evaluate_policy(copy.deepcopy(policy), policy, tok, prompts, reward_model,
+                                n_samples=2, seed=3)
+    assert set(same) == {"kl", "gold", "proxy"}
+    assert same["kl"] == pytest.approx(0.0, abs=1e-5)  # the policy is its reference
+    rollout = sample(policy, tok, [x for x in prompts for _ in range(2)], temperature=1.0,
+                     generator=torch.Generator().manual_seed(3))
+    assert same["gold"] == pytest.approx(P.gold_reward(rollout.prompts, rollout.texts).mean()
+                                         .item())
+    assert same["proxy"] == pytest.approx(RM.score(reward_model, tok, rollout.prompts,
+                                                   rollout.texts).mean().item(), abs=1e-6)
+    other = copy.deepcopy(policy)
+    with torch.no_grad():
+        other.transformer.wte.weight.mul_(1.5)  # another distribution: a positive KL
+    moved = rlhf.evaluate_policy(other, policy, tok, prompts, n_samples=4)
+    assert set(moved) == {"kl", "gold"} and moved["kl"] > 0.05
+    with pytest.raises(ValueError, match="n_samples"):
+        rlhf.evaluate_policy(policy, policy, tok, prompts, n_samples=0)
+    with pytest.raises(ValueError, match="prompts"):
+        rlhf.evaluate_policy(policy, policy, tok, [])
+
+
+def test_held_out_checkpoints_evaluate_every_few_steps(sft):
+    policy, tok = sft
+    prompts = P.comparison_prompts(["test"], seed=1)[:4]
+    ck = rlhf.HeldOutCheckpoints(policy, policy, tok, prompts, every=2, n_samples=1)
+    ck.evaluate(0)
+    for step in range(5):
+        ck({"step": step})
+    assert [r["step"] for r in ck.rows] == [0.0, 2.0, 4.0]
+    assert ck.rows[1] == {**ck.rows[0], "step": 2.0}  # same policy, same seed: same numbers
+    with pytest.raises(ValueError, match="every"):
+        rlhf.HeldOutCheckpoints(policy, policy, tok, prompts, every=0)
+    s = rlhf.peak_and_end([{"step": 0.0, "gold": 0.0, "kl": 0.0, "proxy": 0.0},
+                           {"step": 10.0, "gold": 0.5, "kl": 1.0, "proxy": 1.0},
+                           {"step": 20.0, "gold": 0.1, "kl": 2.0, "proxy": 2.0}], window=1)
+    assert s["peak_step"] == 10.0 and s["drop"] == pytest.approx(0.4)
+    assert s["kl_at_peak"] == 1.0 and s["proxy_at_end"] == 2.0

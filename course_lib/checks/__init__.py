@@ -15,12 +15,14 @@ likely mistake; a stub that still raises ``NotImplementedError`` lets that error
 - :mod:`.rlhf`: reward-model scores, the KL-penalized reward ``train_reinforce`` uses (7.1, 7.2);
 - :mod:`.ppo`: PPO's clipped surrogate loss, generalized advantage estimation (8.1, 8.2);
 - :mod:`.grpo`: GRPO's group advantages, the unbiased pass@k (9.1, 9.2);
+- :mod:`.dpo`: the DPO loss, the KL-optimal policy, summed response log-probabilities (10.1-10.3);
 - :mod:`.common`: the machinery they share (:func:`diagnose`, :class:`ExerciseError`).
 """
 
 from .bands import check_optimal_style
 from .behaviour import check_agreement_rate, check_behaviour_rates
 from .common import ExerciseError, diagnose
+from .dpo import check_dpo_loss, check_kl_optimal_policy, check_summed_logps
 from .grpo import check_group_advantages, check_pass_at_k
 from .mdp import check_exact_objective, check_step
 from .policy_gradient import check_leave_one_out, check_reinforce_loss
@@ -32,9 +34,10 @@ from .rlhf import check_kl_penalized_rewards, check_reward_model_scores
 from .sft import check_response_token_nll, check_sft_loss
 
 __all__ = ["ExerciseError", "check_agreement_rate", "check_behaviour_rates",
-           "check_bradley_terry_loss", "check_clipped_surrogate_loss", "check_exact_objective",
-           "check_gae", "check_group_advantages", "check_kl_penalized_rewards",
-           "check_leave_one_out", "check_optimal_style", "check_pairwise_accuracy",
-           "check_pass_at_k", "check_reinforce_loss", "check_reinforce_step",
-           "check_response_token_nll", "check_reward_model_scores", "check_sequence_logprob",
-           "check_sft_loss", "check_step", "check_temperature_probs", "diagnose"]
+           "check_bradley_terry_loss", "check_clipped_surrogate_loss", "check_dpo_loss",
+           "check_exact_objective", "check_gae", "check_group_advantages",
+           "check_kl_optimal_policy", "check_kl_penalized_rewards", "check_leave_one_out",
+           "check_optimal_style", "check_pairwise_accuracy", "check_pass_at_k",
+           "check_reinforce_loss", "check_reinforce_step", "check_response_token_nll",
+           "check_reward_model_scores", "check_sequence_logprob", "check_sft_loss", "check_step",
+           "check_summed_logps", "check_temperature_probs", "diagnose"]
