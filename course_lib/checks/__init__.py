@@ -14,6 +14,8 @@ likely mistake; a stub that still raises ``NotImplementedError`` lets that error
 - :mod:`.reward_model`: the Bradley-Terry loss, pairwise accuracy (6.1, 6.2);
 - :mod:`.rlhf`: reward-model scores, the KL-penalized reward ``train_reinforce`` uses (7.1, 7.2);
 - :mod:`.ppo`: PPO's clipped surrogate loss, generalized advantage estimation (8.1, 8.2);
+- :mod:`.process_rewards`: step scores aggregated into a response score, best-of-N and
+  majority vote (11.1, 11.2);
 - :mod:`.common`: the machinery they share (:func:`diagnose`, :class:`ExerciseError`).
 """
 
@@ -24,15 +26,17 @@ from .mdp import check_exact_objective, check_step
 from .policy_gradient import check_leave_one_out, check_reinforce_loss
 from .ppo import check_clipped_surrogate_loss, check_gae
 from .probabilities import check_sequence_logprob, check_temperature_probs
+from .process_rewards import check_aggregate, check_select_answer
 from .reinforce_step import check_reinforce_step
 from .reward_model import check_bradley_terry_loss, check_pairwise_accuracy
 from .rlhf import check_kl_penalized_rewards, check_reward_model_scores
 from .sft import check_response_token_nll, check_sft_loss
 
-__all__ = ["ExerciseError", "check_agreement_rate", "check_behaviour_rates",
+__all__ = ["ExerciseError", "check_aggregate", "check_agreement_rate", "check_behaviour_rates",
            "check_bradley_terry_loss", "check_clipped_surrogate_loss", "check_exact_objective",
            "check_gae", "check_kl_penalized_rewards", "check_leave_one_out",
            "check_optimal_style", "check_pairwise_accuracy", "check_reinforce_loss",
            "check_reinforce_step", "check_response_token_nll", "check_reward_model_scores",
+           "check_select_answer",
            "check_sequence_logprob", "check_sft_loss", "check_step", "check_temperature_probs",
            "diagnose"]
