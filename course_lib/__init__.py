@@ -21,6 +21,9 @@ One module per concept of the course, each small enough to read in one sitting:
 - :mod:`~course_lib.preferences`: the hidden gold rater and comparison data
 - :mod:`~course_lib.reward_model`: a reward model learned from comparisons
 - :mod:`~course_lib.rlhf`: RL against a learned reward, proxy and gold, best-of-n
+- :mod:`~course_lib.process_rewards`: worked sums checked step by step, step scores aggregated,
+  best-of-N and majority vote
+- :mod:`~course_lib.verifiers`: the outcome and process reward models of worked sums
 - :mod:`~course_lib.plots`: the figures and tables the lessons share
 - :mod:`~course_lib.settings`: seeds, devices, the cache folder, Colab detection
 - :mod:`~course_lib.widgets`: the course's interactive widgets (core ipywidgets + matplotlib)

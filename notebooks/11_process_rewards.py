@@ -54,8 +54,10 @@ import torch
 from IPython.display import HTML, display
 
 import course_lib
+from course_lib import policy_gradient as PG
 from course_lib import process_rewards as PR
 from course_lib import rewards as R
+from course_lib import verifiers as VF
 from course_lib import world as W
 from course_lib.evaluation import answer_accuracy
 from course_lib.formats import parse_chain, parse_response
@@ -184,8 +186,8 @@ assert slips.most_common(1)[0][0] in ("wrote the sum off by +10", "wrote the sum
 # each), with the same plain loop:
 
 # %%
-print(inspect.getsource(PR.Verifier))
-print(inspect.getsource(PR.train_verifier))
+print(inspect.getsource(VF.Verifier))
+print(inspect.getsource(VF.train_verifier))
 
 # %% [markdown]
 # Why the model's own log-probability, and not a fresh classifier head? In trials while this
@@ -196,7 +198,7 @@ print(inspect.getsource(PR.train_verifier))
 # cost. The heads are trained on first use (about half a minute) and cached.
 
 # %%
-orm, prm, tokenizer, histories = PR.load_verifiers(device=device)
+orm, prm, tokenizer, histories = VF.load_verifiers(device=device)
 fig, ax = plt.subplots(figsize=(6, 2.8))
 for kind, verifier in (("orm", orm), ("prm", prm)):
     w, c = verifier.head.tolist()
@@ -210,7 +212,7 @@ plt.show()
 # The share of right steps (the accuracy of always saying "right") is the bar to beat.
 
 # %%
-scores, step_mask = PR.step_scores(prm, tokenizer, prompts, texts)  # (B, K) each
+scores, step_mask = VF.step_scores(prm, tokenizer, prompts, texts)  # (B, K) each
 prm_step_pred = [bool(scores[i, k] > 0.5) for i, lab in enumerate(labels) if lab
                  for k in range(len(lab))]
 prm_step_acc = sum(p == v for p, v in zip(prm_step_pred, all_steps)) / len(all_steps)
@@ -229,7 +231,7 @@ assert prm_step_acc >= 0.9, prm_step_acc
 
 # %%
 print(inspect.getsource(PR.aggregate))
-orm_score = PR.orm_scores(orm, tokenizer, prompts, texts)  # (B,)
+orm_score = VF.orm_scores(orm, tokenizer, prompts, texts)  # (B,)
 prm_score = PR.aggregate(scores, step_mask, "min")  # (B,)
 prm_product = PR.aggregate(scores, step_mask, "product")
 right = torch.tensor(outcomes)
@@ -325,10 +327,8 @@ assert max(curves["PRM"]) > at64["PRM"], curves["PRM"]  # the PRM's pick peaks b
 # One argument of `train_reinforce` carries the per-step rewards; the lines it adds to the loop:
 
 # %%
-print(inspect.getsource(PR.prm_process_reward))
+print(inspect.getsource(VF.prm_process_reward))
 print(inspect.getsource(PR.step_token_rewards))
-from course_lib import policy_gradient as PG  # noqa: E402
-
 print(inspect.getsource(PG._process_returns))
 
 # %%
@@ -348,7 +348,7 @@ def heldout_accuracy(model) -> float:
 sft_acc = heldout_accuracy(sft_model)
 runs = {}
 for name, extra in (("outcome", {}),
-                    ("process", {"process_reward_fn": PR.prm_process_reward(prm, tokenizer)})):
+                    ("process", {"process_reward_fn": VF.prm_process_reward(prm, tokenizer)})):
     policy = copy.deepcopy(sft_model)
     curve = [(0, sft_acc)]
 
@@ -417,8 +417,8 @@ for name, ys in games.items():
         "answer right": sum(PR.outcome(x, y) for x, y in zip(test_prompts, ys)) / len(ys),
         "checker: all steps right": sum(all(PR.check_response(x, y))
                                         for x, y in zip(test_prompts, ys)) / len(ys),
-        "PRM (min)": PR.prm_scores(prm, tokenizer, test_prompts, ys).mean().item(),
-        "ORM": PR.orm_scores(orm, tokenizer, test_prompts, ys).mean().item()}
+        "PRM (min)": VF.prm_scores(prm, tokenizer, test_prompts, ys).mean().item(),
+        "ORM": VF.orm_scores(orm, tokenizer, test_prompts, ys).mean().item()}
 print(games["three right steps + a useless '+ 10'"][0])
 display(HTML(html_table(game_rows, digits=3, index_name="response")))
 

@@ -27,7 +27,7 @@ from collections import Counter
 import torch
 
 import course_lib
-from course_lib import process_rewards as PR
+from course_lib import verifiers as VF
 from course_lib import world as W
 from course_lib.checks import check_aggregate, check_select_answer
 from course_lib.formats import parse_response
@@ -102,13 +102,13 @@ check_select_answer(select_answer)
 
 # %% tags=["exercise-check"]
 sft_model, tokenizer = course_lib.load_sft_model(device=course_lib.get_device())
-orm, prm, tokenizer, _ = PR.load_verifiers(device=course_lib.get_device())
+orm, prm, tokenizer, _ = VF.load_verifiers(device=course_lib.get_device())
 terms = W.chain_problems("test", 24, n_terms=4, seed=5)
 N = 16
 prompts = [W.chain_question(t) for t in terms for _ in range(N)]
 texts = sample(sft_model, tokenizer, prompts, 40, 1.0,
                generator=torch.Generator().manual_seed(0)).texts
-step_scores, step_mask = PR.step_scores(prm, tokenizer, prompts, texts)
+step_scores, step_mask = VF.step_scores(prm, tokenizer, prompts, texts)
 picked = {"PRM, min": aggregate(step_scores, step_mask, "min"),
           "PRM, product": aggregate(step_scores, step_mask, "product"), "majority vote": None}
 accuracy = {}

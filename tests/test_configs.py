@@ -13,10 +13,11 @@ from course_lib.policy_gradient import ReinforceConfig
 from course_lib.pretrain import PretrainConfig
 from course_lib.reward_model import RMConfig
 from course_lib.sft import SFTConfig
+from course_lib.verifiers import VerifierConfig, VerifierData
 from course_lib.world import AnnotatorMix, WorldConfig
 
 CONFIGS = [SFTConfig, RMConfig, ReinforceConfig, PretrainConfig, ModelConfig, WorldConfig,
-           AnnotatorMix]
+           AnnotatorMix, VerifierConfig, VerifierData]
 
 BAD = [
     (SFTConfig, "steps", 0), (SFTConfig, "steps", True), (SFTConfig, "batch_size", -1),
@@ -37,6 +38,8 @@ BAD = [
     (WorldConfig, "truth_share", 0.5), (WorldConfig, "level_fractions", (0.5, math.nan, 0.5)),
     (AnnotatorMix, "p_sure", 1.5), (AnnotatorMix, "p_math", math.nan),
     (AnnotatorMix, "p_unsure", 0.95),
+    (VerifierConfig, "steps", 0), (VerifierConfig, "lr", math.nan), (VerifierConfig, "seed", -1),
+    (VerifierData, "n_problems", 0), (VerifierData, "temperature", math.inf),
 ]
 
 
