@@ -143,11 +143,12 @@ print(f"responses with a wrong step: {some_wrong}; of them, the final answer is 
 # %% [markdown]
 # Most slips are carries: a sum written off by 10 (a carry dropped or invented) or by 1. Later
 # steps go wrong more often: they add a two-digit number to a three-digit running total, which
-# the corpus shows less often than two-digit sums. A few responses have a wrong step and still
-# end on the right answer: two slips that cancel ("... = 112, 102 + 78 = 180."), which an
-# outcome label calls right. And every response with one wrong step gets an outcome label of 0
-# for *all* of its steps, the right ones included: an outcome label does not say which step to
-# blame. A few responses, marked step by step:
+# the corpus shows less often than two-digit sums. About one in ten responses with a wrong step
+# still ends on the right answer (the share is printed above): two slips that cancel, such as a
+# running total one too high and a sum one too low, which an outcome label calls right. And
+# every other response with a wrong step gets an outcome label of 0 for *all* of its steps, the
+# right ones included: an outcome label does not say which step to blame. Some responses,
+# marked step by step:
 
 # %%
 def marked(x: str, y: str) -> str:
@@ -431,17 +432,24 @@ lengths = {name: Counter(len(parse_chain(y) or []) for y in sample(
 display(HTML(html_table({name: {f"{k} steps": c[k] / sum(c.values()) for k in (1, 2, 3, 4)}
                          for name, c in lengths.items()}, digits=3, index_name="policy")))
 gamed = game_rows["two right steps, then stop"]["PRM (min)"]
+useless = game_rows["three right steps + a useless '+ 10'"]["PRM (min)"]
 assert gamed > 0.5 and game_rows["two right steps, then stop"]["answer right"] == 0, game_rows
+assert game_rows["two right steps, then stop"]["ORM"] < 0.2, game_rows
+assert useless < 0.2, game_rows
+assert all(c[3] / sum(c.values()) > 0.9 for c in lengths.values()), lengths
 
 # %% [markdown]
-# The PRM gives the incomplete work a high score: every step it sees is right. Best-of-N never
-# met such a response (the SFT model almost always writes three steps), and the process reward
-# of section 4 pays $p_k / 3$ *per step*, so stopping early earns less, not more: the incentive
-# runs the other way, towards *more* steps, and a useless fourth step is paid like a useful one
-# if the PRM believes its arithmetic. The table above shows whether RL found it in 40 steps.
-# Real PRMs are gamed the same ways (steps that are right but do not advance the solution,
-# repeated steps, very many short steps), which is why practice mixes process rewards with an
-# outcome check, caps or normalizes by the number of steps, or uses the PRM only to rank.
+# The PRM gives the incomplete work a high score: every step it sees is right, and it has no
+# notion of a step that is *missing* (the ORM, which reads the whole response, scores it near
+# 0). The useless fourth step does not fool it here: the SFT model gives "+ 10" after the last
+# term of the question almost no probability, so the PRM, which reads that probability, calls
+# the step wrong. Neither hole was found by RL in section 4: the SFT model almost always writes
+# three steps, the process reward pays $p_k / 3$ *per step*, so stopping early earns less, not
+# more, and the policies after RL still write three steps (the second table). The incentive runs
+# towards *more* steps, and a PRM that believed the arithmetic of a useless step would pay it
+# like a useful one. Real PRMs are gamed these ways (steps that are right but do not advance the
+# solution, repeated steps, many short steps), which is why practice mixes process rewards with
+# an outcome check, caps or normalizes by the number of steps, or uses the PRM only to rank.
 
 # %% [markdown]
 # ## What you saw
@@ -465,7 +473,9 @@ print(f"""- The SFT model's working on 48 held-out four-term sums (64 samples ea
   {THRESHOLD} held-out accuracy, process reward {reach['process']:,}, outcome reward
   {f"{reach['outcome']:,}" if reach['outcome'] else f"not within {budget:,}"}.
 - Incomplete but right work ("two right steps, then stop") got a PRM score of {gamed:.3f} and an
-  ORM score of {game_rows['two right steps, then stop']['ORM']:.3f}; its answer is never right.""")
+  ORM score of {game_rows['two right steps, then stop']['ORM']:.3f}; its answer is never right. A
+  useless fourth step got a PRM score of {useless:.3f}; after RL, {lengths['process RL'][3] / sum(lengths['process RL'].values()):.1%} of the process-trained
+  policy's responses still have three steps.""")
 
 # %% [markdown]
 # An outcome reward tells the policy that it failed; a process reward tells it where. On sums
