@@ -289,9 +289,13 @@ def verifier_labels(kind: str, prompts: Sequence[str], responses: Sequence[str]
     return [r[0] for r in rows], [r[1] for r in rows], [r[2] for r in rows]
 
 
+FEATURES = "orm: response log-prob; prm: step log-prob/1"  # names what the heads read: bump it
+# when Verifier.forward changes, so that heads fit to other features are never loaded
+
+
 def verifier_key(data: VerifierData, config: VerifierConfig) -> str:
-    """Fingerprint of the cached verifiers: the SFT model's key, the sampler, the data recipe
-    and the training settings."""
+    """Fingerprint of the cached verifiers: the features they read, the SFT model's key, the
+    sampler, the data recipe and the training settings."""
     import hashlib
     import json
     from dataclasses import asdict
@@ -299,7 +303,7 @@ def verifier_key(data: VerifierData, config: VerifierConfig) -> str:
     from .sampling import SAMPLER
     from .sft import sft_key
 
-    blob = json.dumps([sft_key(), SAMPLER, asdict(data), asdict(config)])
+    blob = json.dumps([FEATURES, sft_key(), SAMPLER, asdict(data), asdict(config)])
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 
@@ -362,6 +366,7 @@ def load_verifiers(data: VerifierData | None = None, config: VerifierConfig | No
             {k: saved[k]["history"] for k in verifiers})
 
 
-__all__ = ["Verifier", "VerifierConfig", "VerifierData", "build_verifier", "load_verifiers",
-           "orm_scores", "prm_process_reward", "prm_scores", "step_scores", "step_spans",
-           "train_verifier", "verifier_key", "verifier_labels", "verifier_samples"]
+__all__ = ["FEATURES", "Verifier", "VerifierConfig", "VerifierData", "build_verifier",
+           "load_verifiers", "orm_scores", "prm_process_reward", "prm_scores", "step_scores",
+           "step_spans", "train_verifier", "verifier_key", "verifier_labels",
+           "verifier_samples"]
