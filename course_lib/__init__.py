@@ -26,6 +26,9 @@ One module per concept of the course, each small enough to read in one sitting:
   checkpoints
 - :mod:`~course_lib.dpo`: the KL-regularized optimum in closed form, the DPO loss and loop
 - :mod:`~course_lib.overoptimization`: gold against KL for every optimizer, Gao et al.'s fits
+- :mod:`~course_lib.process_rewards`: worked sums checked step by step, step scores aggregated,
+  best-of-N and majority vote
+- :mod:`~course_lib.verifiers`: the outcome and process reward models of worked sums
 - :mod:`~course_lib.plots`: the figures and tables the lessons share
 - :mod:`~course_lib.settings`: seeds, devices, the cache folder, Colab detection
 - :mod:`~course_lib.widgets`: the course's interactive widgets (core ipywidgets + matplotlib)

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import random
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import torch
@@ -43,6 +43,7 @@ from .training import (
     training_session,
 )
 
+ProcessRewardFn = Callable[[Rollout], torch.Tensor]  # rollout -> per-token rewards (B, R)
 Baseline = str | torch.Tensor | None  # None | "mean" | "loo" | a tensor shaped like the rewards
 
 BASELINES = ("mean", "loo")
@@ -238,15 +239,25 @@ class ReinforceConfig:
         return 1 - step / self.steps if self.lr_schedule == "linear" else 1.0
 
 
-def group_baseline(rewards: torch.Tensor, group_size: int, kind: str | None) -> torch.Tensor:
-    """The baseline of each response among the ``group_size`` samples of its own prompt: (B,).
+def group_baseline(rewards: torch.Tensor, group_size: int, kind: str | None,
+                   mask: torch.Tensor | None = None) -> torch.Tensor:
+    """The baseline of each response among the ``group_size`` samples of its own prompt:
+    shaped like ``rewards``.
 
     ``rewards`` (B,) holds the samples of each prompt next to each other. With one sample per
     prompt the group is the whole batch. ``"loo"``: the mean of the *other* samples of the
-    prompt (unbiased); ``"mean"``: the mean of all of them; ``None``: 0.
+    prompt (unbiased); ``"mean"``: the mean of all of them; ``None``: 0. Per-token returns
+    ``rewards`` (B, T) (with their ``mask``) get the same baseline position by position, among
+    the group's responses that reach that position.
     """
     if kind is None:
         return torch.zeros_like(rewards)
+    if rewards.dim() == 2:
+        B, T = rewards.shape
+        K = B if group_size == 1 else group_size
+        R = rewards.detach().view(-1, K, T)  # (P, K, T)
+        m = torch.ones_like(R) if mask is None else mask.to(R.dtype).view(-1, K, T)
+        return _baseline_along(R, m, kind, dim=1).reshape(B, T)
     if group_size == 1:
         return compute_baseline(rewards, kind)
     groups = rewards.detach().view(-1, group_size).T  # (K, P): samples of a prompt in a column
@@ -350,6 +361,24 @@ def sequence_kl(logprobs: torch.Tensor, ref_logprobs: torch.Tensor | None,
     return ((logprobs.detach() - ref_logprobs) * mask).sum(dim=1)  # (B,)
 
 
+def _process_returns(process_reward_fn: ProcessRewardFn, rollout: Rollout, scores: torch.Tensor,
+                     logprobs: torch.Tensor, ref_logprobs: torch.Tensor | None,
+                     mask: torch.Tensor, beta: float) -> torch.Tensor:
+    """G_t (B, R): the reward-to-go of the per-token rewards: the score on each response's last
+    token, the KL penalty (beta > 0), and ``process_reward_fn``'s rewards."""
+    step = process_reward_fn(rollout)
+    if not isinstance(step, torch.Tensor) or step.shape != mask.shape:
+        raise ValueError(f"process_reward_fn must return a (B, R) tensor shaped like the "
+                         f"rollout's response_mask {tuple(mask.shape)}, got "
+                         f"{getattr(step, 'shape', type(step).__name__)}")
+    if not bool(torch.isfinite(step).all()):
+        raise TrainingStopped("process_reward_fn returned nan or inf rewards; training stopped "
+                              "before this step changed the weights")
+    ref = logprobs if ref_logprobs is None else ref_logprobs
+    per_token = kl_penalized_rewards(scores, logprobs, ref, mask, beta)  # (B, R)
+    return rewards_to_go(per_token + step.to(per_token), mask)  # (B, R)
+
+
 def _check_train_inputs(policy, ref_policy, prompts: Sequence[str], reward_fn: RewardFn,
                         config: ReinforceConfig | None, on_step: OnStep | None
                         ) -> ReinforceConfig:
@@ -379,7 +408,8 @@ def check_rl_inputs(policy, ref_policy, prompts: Sequence[str], reward_fn: Rewar
 
 def train_reinforce(policy, ref_policy, tokenizer, prompts: Sequence[str], reward_fn: RewardFn,
                     config: ReinforceConfig | None = None, on_step: OnStep | None = None,
-                    progress: bool = True) -> list[Metrics]:
+                    progress: bool = True,
+                    process_reward_fn: ProcessRewardFn | None = None) -> list[Metrics]:
     """Maximize J(theta) = E_x E_{y ~ pi_theta}[r(x, y)] with REINFORCE; return the history.
 
     Each step: draw ``batch_size`` prompts from ``prompts``, sample ``samples_per_prompt``
@@ -394,6 +424,13 @@ def train_reinforce(policy, ref_policy, tokenizer, prompts: Sequence[str], rewar
     model). KL_i is logged every step whatever beta is (one forward of ``ref_policy`` without
     gradient); pass ``ref_policy=None`` to skip it (then beta must be 0 and ``kl`` is nan).
 
+    With ``process_reward_fn(rollout) -> (B, R)`` (lesson 11), per-token rewards (say, a
+    process reward model's score of each step on the token that ends it) are added to the
+    per-token rewards (``reward_fn``'s score on each response's last token, and the KL penalty
+    when beta > 0), and each token is weighted by its reward-to-go, G_t = sum_{t' >= t} r_t'
+    (:func:`rewards_to_go`), less the group baseline of G at that position: a step is credited
+    with the rewards from it on, not with those of the steps before it.
+
     Logged per step (the dict ``on_step`` receives, e.g. ``TrainingMonitor.update``):
     ``step``, ``reward`` (mean r, without the KL penalty), ``kl`` (mean KL_i), ``entropy`` (the
     exact mean per-token entropy of the sampled policy, in nats), ``loss``, ``grad_norm``
@@ -407,6 +444,8 @@ def train_reinforce(policy, ref_policy, tokenizer, prompts: Sequence[str], rewar
     ``history`` keeps the finished steps) before the bad step can touch the weights.
     """
     config = _check_train_inputs(policy, ref_policy, prompts, reward_fn, config, on_step)
+    if process_reward_fn is not None and not callable(process_reward_fn):
+        raise ValueError("process_reward_fn must be a function rollout -> rewards (B, R), or None")
     rng = random.Random(config.seed)
     generator = torch.Generator().manual_seed(config.seed)  # sampling (on the CPU)
     P, K, T = config.batch_size, config.samples_per_prompt, config.temperature
@@ -434,8 +473,11 @@ def train_reinforce(policy, ref_policy, tokenizer, prompts: Sequence[str], rewar
             # with a KL penalty, r - beta * KL_i: lesson 07's per-token rewards, summed over t
             rewards = scores if config.beta == 0 else kl_penalized_rewards(
                 scores, logprobs, ref_logprobs, mask, config.beta).sum(dim=1)  # (B,)
+            if process_reward_fn is not None:  # per-step rewards: returns G_t per token (B, R)
+                rewards = _process_returns(process_reward_fn, rollout, scores, logprobs,
+                                           ref_logprobs, mask, config.beta)
             # 4. advantages: the baseline of each prompt's group of samples
-            baseline = group_baseline(rewards, K, config.baseline)  # (B,), detached
+            baseline = group_baseline(rewards, K, config.baseline, mask)  # detached
             # 5. loss and step (exercise 5.1)
             lr = optimizer.param_groups[0]["lr"]
             loss, grad_norm = reinforce_step(policy, optimizer, logprobs, rewards, mask,
@@ -453,6 +495,6 @@ def train_reinforce(policy, ref_policy, tokenizer, prompts: Sequence[str], rewar
     return history
 
 
-__all__ = ["BASELINES", "LR_SCHEDULES", "ReinforceConfig", "TrainingStopped", "compute_baseline",
-           "group_baseline", "kl_penalized_rewards", "reinforce_estimates", "reinforce_loss",
-           "reinforce_step", "rewards_to_go", "sequence_kl", "train_reinforce"]
+__all__ = ["BASELINES", "LR_SCHEDULES", "ProcessRewardFn", "ReinforceConfig", "TrainingStopped",
+           "compute_baseline", "group_baseline", "kl_penalized_rewards", "reinforce_estimates",
+           "reinforce_loss", "reinforce_step", "rewards_to_go", "sequence_kl", "train_reinforce"]

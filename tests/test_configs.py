@@ -15,10 +15,11 @@ from course_lib.policy_gradient import ReinforceConfig
 from course_lib.pretrain import PretrainConfig
 from course_lib.reward_model import RMConfig
 from course_lib.sft import SFTConfig
+from course_lib.verifiers import VerifierConfig, VerifierData
 from course_lib.world import AnnotatorMix, WorldConfig
 
 CONFIGS = [SFTConfig, RMConfig, ReinforceConfig, PretrainConfig, ModelConfig, WorldConfig,
-           AnnotatorMix, GRPOConfig, DPOConfig]
+           AnnotatorMix, GRPOConfig, DPOConfig, VerifierConfig, VerifierData]
 
 BAD = [
     (SFTConfig, "steps", 0), (SFTConfig, "steps", True), (SFTConfig, "batch_size", -1),
@@ -45,6 +46,8 @@ BAD = [
     (DPOConfig, "beta", 0), (DPOConfig, "beta", math.nan), (DPOConfig, "lr", math.inf),
     (DPOConfig, "steps", 0), (DPOConfig, "batch_size", 1.5), (DPOConfig, "seed", -1),
     (DPOConfig, "max_grad_norm", 0),
+    (VerifierConfig, "steps", 0), (VerifierConfig, "lr", math.nan), (VerifierConfig, "seed", -1),
+    (VerifierData, "n_problems", 0), (VerifierData, "temperature", math.inf),
 ]
 
 

@@ -16,6 +16,8 @@ likely mistake; a stub that still raises ``NotImplementedError`` lets that error
 - :mod:`.ppo`: PPO's clipped surrogate loss, generalized advantage estimation (8.1, 8.2);
 - :mod:`.grpo`: GRPO's group advantages, the unbiased pass@k (9.1, 9.2);
 - :mod:`.dpo`: the DPO loss, the KL-optimal policy, summed response log-probabilities (10.1-10.3);
+- :mod:`.process_rewards`: step scores aggregated into a response score, best-of-N and
+  majority vote (11.1, 11.2);
 - :mod:`.common`: the machinery they share (:func:`diagnose`, :class:`ExerciseError`).
 """
 
@@ -28,16 +30,18 @@ from .mdp import check_exact_objective, check_step
 from .policy_gradient import check_leave_one_out, check_reinforce_loss
 from .ppo import check_clipped_surrogate_loss, check_gae
 from .probabilities import check_sequence_logprob, check_temperature_probs
+from .process_rewards import check_aggregate, check_select_answer
 from .reinforce_step import check_reinforce_step
 from .reward_model import check_bradley_terry_loss, check_pairwise_accuracy
 from .rlhf import check_kl_penalized_rewards, check_reward_model_scores
 from .sft import check_response_token_nll, check_sft_loss
 
-__all__ = ["ExerciseError", "check_agreement_rate", "check_behaviour_rates",
+__all__ = ["ExerciseError", "check_aggregate", "check_agreement_rate", "check_behaviour_rates",
            "check_bradley_terry_loss", "check_clipped_surrogate_loss", "check_dpo_loss",
            "check_exact_objective", "check_gae", "check_group_advantages",
            "check_kl_optimal_policy", "check_kl_penalized_rewards", "check_leave_one_out",
            "check_optimal_style", "check_pairwise_accuracy", "check_pass_at_k",
            "check_reinforce_loss", "check_reinforce_step", "check_response_token_nll",
-           "check_reward_model_scores", "check_sequence_logprob", "check_sft_loss", "check_step",
-           "check_summed_logps", "check_temperature_probs", "diagnose"]
+           "check_reward_model_scores", "check_select_answer", "check_sequence_logprob",
+           "check_sft_loss", "check_step", "check_summed_logps", "check_temperature_probs",
+           "diagnose"]
