@@ -20,11 +20,7 @@ DOCS = ROOT / "docs"
 
 # Lessons being written now (number -> title in the course map of COURSE_DESIGN.md). Remove an
 # entry when that lesson's notebook, quiz and instructor notes have landed.
-LESSONS_IN_PROGRESS = {
-    "09": "GRPO and hard problems",
-    "10": "DPO",
-    "11": "process reward models",
-}
+LESSONS_IN_PROGRESS: dict[str, str] = {}
 
 GLOSSARY_TERMS = [
     "Policy", "State", "Trajectory", "Return", "Reward-to-go", "Baseline", "Advantage",
