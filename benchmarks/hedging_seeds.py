@@ -53,6 +53,7 @@ def main() -> None:
     prompts = W.rl_fact_prompts("rl", seed=0, partial_weight=2)
     results = {"sft": report(sft, tok, entities, p_model), "seeds": {}}
     for seed in args.seeds:
+        course_lib.set_seed(seed)  # as lesson 05 does (on the CPU: deterministic algorithms too)
         policy = copy.deepcopy(sft)
         t = time.perf_counter()
         train_reinforce(policy, sft, tok, prompts, R.honesty_reward,
