@@ -36,7 +36,7 @@ import torch
 import torch.nn.functional as F
 
 from . import validation as V
-from .preferences import Comparison
+from .preferences import Comparison, check_comparisons
 from .training import (
     Metrics,
     OnStep,
@@ -162,23 +162,12 @@ def pair_logps(model, tokenizer, comparisons: Sequence[Comparison],
                batch_size: int = 256) -> tuple[torch.Tensor, torch.Tensor]:
     """``(chosen, rejected)`` summed log-probabilities (N,) each, without gradient, on the
     CPU: e.g. the reference model's, computed once before training."""
-    comparisons = _check_comparisons(comparisons)
+    comparisons = check_comparisons(comparisons)
     was_training = model.training
     parts = [_pair_logps(model.eval(), tokenizer, comparisons[i:i + batch_size])
              for i in range(0, len(comparisons), batch_size)]
     model.train(was_training)
     return torch.cat([c for c, _ in parts]).cpu(), torch.cat([r for _, r in parts]).cpu()
-
-
-def _check_comparisons(comparisons: Sequence[Comparison]) -> list[Comparison]:
-    comparisons = list(comparisons)
-    if not comparisons:
-        raise ValueError("comparisons must not be empty")
-    for i, c in enumerate(comparisons):
-        if not isinstance(c, Comparison):
-            raise ValueError(f"comparisons[{i}] must be a preferences.Comparison, "
-                             f"got {type(c).__name__}")
-    return comparisons
 
 
 # --- training ------------------------------------------------------------------------------------
@@ -224,7 +213,7 @@ def train_dpo(policy, ref_policy, tokenizer, comparisons: Sequence[Comparison],
     config = config or DPOConfig()
     if not isinstance(config, DPOConfig):
         raise ValueError(f"config must be a DPOConfig, got {type(config).__name__}")
-    comparisons, on_step = _check_comparisons(comparisons), check_on_step(on_step)
+    comparisons, on_step = check_comparisons(comparisons), check_on_step(on_step)
     if ref_policy is None or ref_policy is policy:
         raise ValueError("ref_policy must be a separate, frozen copy of the starting policy "
                          "(the SFT model), not None or the policy itself")
@@ -280,7 +269,7 @@ def key_of_data(comparisons: Sequence[Comparison]) -> str:
 
     from .sft import sft_key
 
-    rows = [[c.prompt, c.chosen, c.rejected] for c in _check_comparisons(comparisons)]
+    rows = [[c.prompt, c.chosen, c.rejected] for c in check_comparisons(comparisons)]
     return hashlib.sha256(json.dumps([sft_key(), rows]).encode()).hexdigest()
 
 

@@ -138,6 +138,21 @@ class Comparison:
                              "a comparison needs two different responses")
 
 
+def check_comparisons(comparisons: Sequence[Comparison],
+                      if_empty: str = "comparisons must not be empty") -> list[Comparison]:
+    """The checks every consumer of labelled pairs makes (the reward model, DPO): a non-empty
+    sequence of :class:`Comparison`; returns it as a list. ``if_empty`` is the error shown when
+    there are none."""
+    comparisons = list(comparisons)
+    if not comparisons:
+        raise ValueError(if_empty)
+    for i, c in enumerate(comparisons):
+        if not isinstance(c, Comparison):
+            raise ValueError(f"comparisons[{i}] must be a preferences.Comparison, "
+                             f"got {type(c).__name__}")
+    return comparisons
+
+
 def label_pair(prompt: str, a: str, b: str, rng: random.Random,
                temperature: float = GOLD_TEMPERATURE) -> Comparison:
     """Ask the simulated annotator which of ``a`` and ``b`` is better (a Bradley-Terry draw)."""
@@ -252,6 +267,6 @@ def noise_ceiling(comparisons: Sequence[Comparison],
 
 
 __all__ = ["COURSE_DATA", "GOLD_TABLE", "GOLD_TEMPERATURE", "RAMBLE_COST", "Comparison",
-           "candidate_pairs", "comparison_prompts", "course_comparisons", "course_prompts",
-           "gold_reward", "gold_score", "label_pair", "noise_ceiling",
+           "candidate_pairs", "check_comparisons", "comparison_prompts", "course_comparisons",
+           "course_prompts", "gold_reward", "gold_score", "label_pair", "noise_ceiling",
            "preference_probability", "recall_scores", "sample_comparisons"]

@@ -27,7 +27,7 @@ import torch.nn.functional as F
 from transformers import GPT2ForSequenceClassification, PreTrainedModel, PreTrainedTokenizerFast
 
 from . import validation as V
-from .preferences import Comparison
+from .preferences import Comparison, check_comparisons
 from .rewards import check_pairs
 from .tokenizer import check_known_words
 from .training import (
@@ -146,20 +146,10 @@ def score(rm: PreTrainedModel, tokenizer: PreTrainedTokenizerFast, prompts: Sequ
     return torch.cat(out)
 
 
-def _check_comparisons(comparisons: Sequence[Comparison]) -> list[Comparison]:
-    comparisons = list(comparisons)
-    if not comparisons:
-        raise ValueError("no comparisons: label some pairs first")
-    for i, c in enumerate(comparisons):
-        if not isinstance(c, Comparison):
-            raise ValueError(f"comparisons[{i}] must be a Comparison, got {type(c).__name__}")
-    return comparisons
-
-
 def scores_of_pairs(rm: PreTrainedModel, tokenizer: PreTrainedTokenizerFast,
                     comparisons: Sequence[Comparison]) -> tuple[torch.Tensor, torch.Tensor]:
     """``(r_chosen, r_rejected)``, each (N,), for labelled pairs."""
-    comparisons = _check_comparisons(comparisons)
+    comparisons = check_comparisons(comparisons, "no comparisons: label some pairs first")
     prompts = [c.prompt for c in comparisons]
     return (score(rm, tokenizer, prompts, [c.chosen for c in comparisons]),
             score(rm, tokenizer, prompts, [c.rejected for c in comparisons]))
@@ -211,7 +201,8 @@ def train_reward_model(rm: PreTrainedModel, tokenizer: PreTrainedTokenizerFast,
     config = config or RMConfig()
     if not isinstance(config, RMConfig):
         raise ValueError(f"config must be an RMConfig, got {type(config).__name__}")
-    comparisons, on_step = _check_comparisons(comparisons), check_on_step(on_step)
+    comparisons = check_comparisons(comparisons, "no comparisons: label some pairs first")
+    on_step = check_on_step(on_step)
     rng = random.Random(config.seed)
     opt = torch.optim.AdamW(rm.parameters(), lr=config.lr, weight_decay=config.weight_decay)
     history: list[Metrics] = []

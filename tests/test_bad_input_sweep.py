@@ -24,7 +24,7 @@ from course_lib import rewards as R
 from course_lib import sampling as S
 from course_lib import sft
 from course_lib.models import ModelConfig
-from course_lib.preferences import Comparison
+from course_lib.preferences import Comparison, check_comparisons
 
 CLEAR = (ValueError, TypeError, OSError)
 PROMPT = "Q: What is 12 + 34? A:"
@@ -294,4 +294,4 @@ def test_any_device_is_parsed_or_refused_naming_it(device):
 
 def test_comparisons_are_real_pairs():
     with pytest.raises(CLEAR, match="comparisons"):
-        RM._check_comparisons([Comparison("a", "b", "c"), "x"])
+        check_comparisons([Comparison("a", "b", "c"), "x"])
