@@ -91,8 +91,8 @@ missing = {c.id for c in claims.CLAIMS if c.id not in results}
 t0 = time.time()
 fast = claims.measure_fast(missing)
 fast_seconds = time.time() - t0
-print(f"measured here: {len(fast)} claims in {fast_seconds:.1f} s "
-      f"({', '.join(sorted(fast)) or 'none needed'})")
+print(f"not recorded: {len(missing)} claims; measured here: {len(fast)} of them in "
+      f"{fast_seconds:.1f} s ({', '.join(sorted(fast)) or 'none needed'})")
 pointers = sorted(missing - set(fast))
 print(f"still to run a lesson for: {len(pointers)} claims")
 
@@ -117,7 +117,7 @@ def row(claim: claims.Claim) -> dict[str, str]:
                   f"(about {claims.LESSON_SECONDS[claim.lesson]} s)")
     if claim.threshold is not None:  # a fixed threshold: the table's, even if a run recorded
         threshold = claim.threshold  # another one under an older version
-    asserted = (f"{claim.op} {threshold:g}" if threshold is not None
+    asserted = (f"{claim.op} {threshold:.3g}" if threshold is not None
                 else f"{claim.op} {claim.rule}")
     return {"lesson": claim.lesson[:2], "the essay says": claim.essay,
             "measured": claim.measured, "number": "-" if value is None else f"{value:.3f}",
