@@ -84,17 +84,25 @@ for lesson in lessons:
 # others need a model trained by their lesson (the SFT model, an RL run, a reward model): for
 # those the table says which lesson to run, and about how long it takes on two CPU cores
 # (`benchmarks/README.md`, with lesson 01's SFT model already cached; a lesson trains whatever
-# it needs that is not in the cache yet).
+# it needs that is not in the cache yet). The fast versions run even where their lesson has
+# recorded a number: then the two must agree, which checks that the recap measures what the
+# lesson measured.
 
 # %%
 missing = {c.id for c in claims.CLAIMS if c.id not in results}
 t0 = time.time()
-fast = claims.measure_fast(missing)
+measured_here = claims.measure_fast(claims.fast_claims())
 fast_seconds = time.time() - t0
-print(f"not recorded: {len(missing)} claims; measured here: {len(fast)} of them in "
-      f"{fast_seconds:.1f} s ({', '.join(sorted(fast)) or 'none needed'})")
+fast = {k: v for k, v in measured_here.items() if k in missing}
+both = {k: (results[k]["value"], v) for k, v in measured_here.items() if k in results}
+print(f"not recorded: {len(missing)} claims; measured here: {len(fast)} of them, in "
+      f"{fast_seconds:.1f} s for all {len(measured_here)} fast versions")
+for k, (lesson_value, here) in both.items():
+    print(f"  {k}: the lesson recorded {lesson_value:.6f}, the fast version gives {here:.6f}")
 pointers = sorted(missing - set(fast))
 print(f"still to run a lesson for: {len(pointers)} claims")
+disagree = {k: v for k, v in both.items() if abs(v[0] - v[1]) > 1e-6}
+assert not disagree, f"the fast version and the lesson's record differ (re-run the lesson?): {disagree}"
 
 # %% [markdown]
 # ## 3. The essay, claim by claim
