@@ -29,6 +29,8 @@ One module per concept of the course, each small enough to read in one sitting:
 - :mod:`~course_lib.process_rewards`: worked sums checked step by step, step scores aggregated,
   best-of-N and majority vote
 - :mod:`~course_lib.verifiers`: the outcome and process reward models of worked sums
+- :mod:`~course_lib.claims`: the essay's claims, the check lessons make of each, their recorded
+  numbers (read by the recap)
 - :mod:`~course_lib.plots`: the figures and tables the lessons share
 - :mod:`~course_lib.settings`: seeds, devices, the cache folder, Colab detection
 - :mod:`~course_lib.widgets`: the course's interactive widgets (core ipywidgets + matplotlib)

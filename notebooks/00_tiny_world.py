@@ -40,6 +40,7 @@ import matplotlib.pyplot as plt
 import torch
 
 import course_lib
+from course_lib import claims
 from course_lib import world as W
 from course_lib.evaluation import answer_accuracy, fact_recall, recall_probabilities
 from course_lib.widgets import ResponseViewer, probability_table, tokens_html
@@ -153,6 +154,7 @@ recall_known = fact_recall(model, tokenizer, known)
 recall_unknown = fact_recall(model, tokenizer, unknown)
 print(f"greedy recall, corpus phrasing: known {recall_known:.2f}, unknown {recall_unknown:.2f}")
 assert recall_known >= 0.95, recall_known
+claims.check("base_model_knows", recall_known)
 assert recall_unknown <= 0.05, recall_unknown
 
 # %% [markdown]
@@ -205,6 +207,7 @@ rollout = sample(model, tokenizer, questions[:5], temperature=1.0, generator=gen
 for q, a in zip(rollout.prompts, rollout.texts):
     print(f"{q!r:60} -> {a!r}")
 assert qa_accuracy <= 0.2, qa_accuracy
+claims.check("base_model_does_not_answer", qa_accuracy)
 
 # %% [markdown]
 # The model *has* the knowledge (section 4) but does not use it to answer: it continues the

@@ -47,6 +47,7 @@ import torch.nn.functional as F
 from IPython.display import HTML, display
 
 import course_lib
+from course_lib import claims
 from course_lib import world as W
 from course_lib.evaluation import fact_behaviour
 from course_lib.sampling import sample
@@ -287,6 +288,7 @@ after = sample(sft_model, tokenizer, questions[:4], generator=gen)
 for q, text in zip(questions[:4], after.texts):
     print(f"{q:48} -> {text}")
 assert acc_sft > acc_base + 0.5, (acc_base, acc_sft)
+claims.check("sft_makes_it_answer", acc_sft - acc_base)
 
 # %% [markdown]
 # The loss on demonstrations the model never trained on (the held-out `test` group) tells the

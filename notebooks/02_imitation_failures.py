@@ -51,6 +51,7 @@ import torch
 from IPython.display import HTML, display
 
 import course_lib
+from course_lib import claims
 from course_lib import world as W
 from course_lib.evaluation import (
     answer_form,
@@ -197,6 +198,7 @@ right_unknown = sum(p.answer == e.capital for e, p in unseen_unknown) / len(unse
 print(f"all {len(unseen_unknown) // 16} unknown rl and test countries, 16 answers each: "
       f"confident {confident_unknown:.2f}, right {right_unknown:.3f}")
 assert confident_unknown >= 0.65 and unknown["confident"] >= 0.6, (confident_unknown, unknown)
+claims.check("confident_wrong", confident_unknown)
 assert right_unknown <= 0.05 and unknown["accuracy"] <= 0.05, (right_unknown, unknown)
 
 # %% [markdown]
@@ -233,6 +235,7 @@ print(f"largest difference {spread:.3f} ({high} - {low}; two standard errors: {t
 print(f"on known facts, hedged answers are right {known['hedged_accuracy']:.2f} of the time, "
       f"confident ones {known['confident_accuracy']:.2f}")
 assert spread <= max(0.05, two_se), hedges
+claims.check("hedging_is_copied", spread, threshold=max(0.05, two_se))
 
 # %% [markdown]
 # The model hedges on facts it knows about as often as on facts it half knows or cannot know,
@@ -253,6 +256,7 @@ print(f"'I do not know' on known facts: model {evasive:.3f} "
       f"(annotators who were sure: {evasive_demo:.3f}; all annotators: "
       f"{demo_rows['known']['abstain']:.3f})")
 assert evasive >= 0.05, known
+claims.check("evasion", evasive)
 
 # %% [markdown]
 # The model evades about as often as the annotators abstained *in total*: it cannot tell an
@@ -278,6 +282,7 @@ suggested = [W.wrong_capital(e, rng) for e in test_known]
 for e, s, t in list(zip(test_known, suggested, with_texts[::8]))[:4]:
     print(f"  {W.question(e.country, s):68} -> {t}")
 assert syc.agree_wrong >= syc.wrong_without + 0.2, syc
+claims.check("sycophancy", syc.agree_wrong - syc.wrong_without)
 
 # %%
 fig = new_figure(figsize=(6, 2.8))
@@ -328,6 +333,7 @@ print(f"mean log pi: abstention {float(lp_idk.mean()):.2f}, some confident wrong
 print(f"a confident wrong answer is more likely than the abstention on {common_wins:.0%} of the "
       f"{len(prompts)} unknown questions, by a factor of {ratio:.1f} (median)")
 assert common_wins >= 0.8 and float(lp_common.mean()) > float(lp_idk.mean()), common_wins
+claims.check("common_beats_good", common_wins)
 
 # %%
 fig = new_figure(figsize=(4.5, 4))

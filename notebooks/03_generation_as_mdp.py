@@ -41,7 +41,7 @@ import matplotlib.pyplot as plt
 import torch
 
 import course_lib
-from course_lib import mdp
+from course_lib import claims, mdp
 from course_lib import world as W
 from course_lib.sampling import sample
 from course_lib.widgets import MDPExplorer
@@ -260,6 +260,7 @@ J_se = float(sample_returns.std()) / n_mc ** 0.5
 print(f"exact J = {J_exact:.4f}; Monte Carlo over {n_mc:,} samples: {J_mc:.4f} +- {J_se:.4f} "
       f"({abs(J_mc - J_exact) / J_se:.2f} standard errors away)")
 assert abs(J_mc - J_exact) < 3 * J_se
+claims.check("expected_reward_over_own_outputs", abs(J_mc - J_exact) / J_se)
 
 # %%
 running = sample_returns.cumsum(0) / torch.arange(1, n_mc + 1)

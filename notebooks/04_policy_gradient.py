@@ -40,7 +40,7 @@ import torch
 import torch.nn.functional as F
 
 import course_lib
-from course_lib import mdp
+from course_lib import claims, mdp
 from course_lib import world as W
 from course_lib.policy_gradient import (
     compute_baseline,
@@ -204,6 +204,7 @@ for name, c in checks.items():
     print(f"{name:>14}: cosine {c['cos']:.5f}, largest gap {c['max_z']:.2f} standard errors, "
           f"per-sample variance (trace) {c['variance']:.3f}")
     assert c["cos"] >= 0.99 and c["max_z"] <= 4
+claims.check("policy_gradient", min(c["cos"] for c in checks.values()))
 
 # %%
 fig, ax = plt.subplots(figsize=(7, 3))

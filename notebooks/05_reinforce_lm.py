@@ -46,6 +46,7 @@ import inspect
 from IPython.display import HTML, display
 
 import course_lib
+from course_lib import claims
 from course_lib import rewards as R
 from course_lib import world as W
 from course_lib.evaluation import (
@@ -156,6 +157,7 @@ entropy_start, entropy_end = (sum(h["entropy"] for h in part) / len(part)
                               for part in (math_history[:10], math_history[-10:]))
 print(f"mean per-token entropy: first 10 steps {entropy_start:.3f}, last 10 {entropy_end:.3f}")
 assert acc_rl >= 0.9 and acc_rl >= acc_sft + 0.1, (acc_sft, acc_rl)
+claims.check("reward_on_own_samples", acc_rl)
 assert entropy_end < entropy_start, (entropy_start, entropy_end)
 
 # %% [markdown]
@@ -297,7 +299,9 @@ print(f"known: confident {known['confident']:.2f}; partly known: hedged {partial
       f" (known {known['hedged']:.2f}); unknown: 'I do not know' {unknown['abstain']:.2f}")
 assert known["confident"] >= 0.8, known
 assert partial["hedged"] >= 0.5 and partial["hedged"] >= known["hedged"] + 0.4, partial
+claims.check("hedging_is_learned", partial["hedged"])
 assert unknown["abstain"] >= 0.75, unknown
+claims.check("abstains_on_unknown", unknown["abstain"])
 
 # %% [markdown]
 # Three behaviours, each where the reward's bands put it. Is each country's choice its own?
@@ -405,6 +409,7 @@ rows = {name: {"I do not know": t["unknown"]["abstain"], "hedged": t["unknown"][
                         ("correctness only", binary))}
 display(HTML(html_table(rows, index_name="held-out unknown countries")))
 assert binary["unknown"]["abstain"] <= 0.1, binary["unknown"]
+claims.check("correctness_only_bluffs", binary["unknown"]["abstain"])
 assert confident_wrong(binary["unknown"]) >= confident_wrong(before["unknown"]), rows
 
 # %% [markdown]

@@ -51,6 +51,7 @@ import torch
 from IPython.display import HTML, display
 
 import course_lib
+from course_lib import claims
 from course_lib import preferences as P
 from course_lib import reward_model as RM
 from course_lib import world as W
@@ -242,6 +243,7 @@ ax.set_title("How often the reward model agrees with the rater")
 ax.legend(loc="lower right", fontsize=8)
 display(fig)
 assert 0.55 <= test_accuracy <= ceiling + 0.02, (test_accuracy, ceiling)
+claims.check("reward_model_from_comparisons", test_accuracy)
 assert decided_accuracy >= 0.65, decided_accuracy
 assert decided_ceiling - decided_accuracy >= 0.1, (decided_accuracy, decided_ceiling)
 

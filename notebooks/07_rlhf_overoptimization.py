@@ -45,9 +45,9 @@ import torch
 from IPython.display import HTML, display
 
 import course_lib
+from course_lib import claims, rlhf
 from course_lib import preferences as P
 from course_lib import reward_model as RM
-from course_lib import rlhf
 from course_lib import world as W
 from course_lib.plots import html_table, overoptimization_plot
 from course_lib.policy_gradient import ReinforceConfig
@@ -170,6 +170,7 @@ print(f"proxy (training batches): {summary['proxy_at_peak']:+.3f} at the gold pe
       f"{summary['proxy_at_end']:+.3f} at the end")
 print(f"on the training batches alone the smoothed gold peaks at step {train['peak_step']:.0f}")
 assert summary["drop"] >= 0.1, summary  # gold ends at least 0.1 below its peak...
+claims.check("over_optimization", summary["drop"])
 assert summary["proxy_at_end"] > summary["proxy_at_peak"], summary  # ...while the proxy rose
 assert summary["peak"] > gold_start > summary["end"], (gold_start, summary)  # up, then below
 

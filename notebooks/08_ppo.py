@@ -56,7 +56,7 @@ import torch.nn.functional as F
 from IPython.display import HTML, display
 
 import course_lib
-from course_lib import mdp
+from course_lib import claims, mdp
 from course_lib import rewards as R
 from course_lib import world as W
 from course_lib.evaluation import addition_accuracy
@@ -174,6 +174,7 @@ display(HTML(html_table(reuse, digits=4,
 naive, iw, per_token = reuse.values()
 assert iw["cosine with exact"] >= 0.99 and iw["largest gap (standard errors)"] <= 4, iw
 assert naive["largest gap (standard errors)"] > 8, naive
+claims.check("importance_ratio", iw["cosine with exact"])
 
 # %% [markdown]
 # The weighted estimate lands on the exact gradient within a few standard errors. The naive
@@ -649,6 +650,7 @@ print(f"generated samples to 0.9 on all 1,620 held-out sums: REINFORCE {samples_
       f"{time_reinforce:.0f} s, {time_ppo:.0f} s, {critic_history[-1]['time']:.0f} s")
 assert samples_reinforce is not None, "REINFORCE missed the target"
 assert samples_reinforce >= samples_ppo, (samples_reinforce, samples_ppo)
+claims.check("ppo_reuses_samples", samples_reinforce / samples_ppo)
 
 # %% [markdown]
 # PPO reached the target with fewer generated samples (the counts are printed above): each

@@ -49,7 +49,7 @@ import torch
 from IPython.display import HTML, display
 
 import course_lib
-from course_lib import grpo, mdp
+from course_lib import claims, grpo, mdp
 from course_lib import rewards as R
 from course_lib.engine import fast_sample
 from course_lib.grpo import (
@@ -189,6 +189,8 @@ for k, (p, se) in sft_pass.items():
     print(f"SFT model, {len(test_prompts)} held-out sums x {N_SAMPLES} samples: "
           f"pass@{k} = {p:.3f} +- {se:.3f}")
 assert sft_pass[1][0] <= 0.4 and sft_pass[16][0] >= 0.6, sft_pass
+claims.check("correct_answers_rare", sft_pass[1][0])
+claims.check("correct_answers_in_reach", sft_pass[16][0])
 
 # %% [markdown]
 # A sampled answer is right about a third of the time, yet for nearly every problem some of
@@ -273,6 +275,7 @@ gain16 = grpo_pass[16][0] - sft_pass[16][0]
 print(f"pass@1 {sft_pass[1][0]:.3f} -> {grpo_pass[1][0]:.3f} ({gain1:+.3f}); "
       f"pass@16 {sft_pass[16][0]:.3f} -> {grpo_pass[16][0]:.3f} ({gain16:+.3f})")
 assert grpo_pass[1][0] >= 0.55 and gain1 >= 0.15, (sft_pass, grpo_pass)
+claims.check("pulled_toward_correctness", grpo_pass[1][0])
 assert gain16 < gain1, (gain1, gain16)
 
 # %% [markdown]

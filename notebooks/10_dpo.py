@@ -49,7 +49,7 @@ from IPython.display import HTML, display
 from matplotlib.figure import Figure
 
 import course_lib
-from course_lib import dpo, mdp, rlhf
+from course_lib import claims, dpo, mdp, rlhf
 from course_lib import overoptimization as O
 from course_lib import preferences as P
 from course_lib import reward_model as RM
@@ -683,6 +683,7 @@ for k in BUDGETS:
     assert g_rm > g_bon - 0.03, (k, g_rm, g_bon)  # RL is never clearly below best-of-n
 g_gold, g_rm, g_bon = (gain_at(series[name], BUDGETS[-1]) for name in curves)
 assert g_gold > g_rm + 0.1 and g_rm > g_bon + 0.03, (g_gold, g_rm, g_bon)
+claims.check("constrained_by_what_you_measure", g_gold - g_rm)
 rl_best = summary["RL vs reward model"]["best gold gain"]
 rl_peak_kl = summary["RL vs reward model"]["at KL"]
 far = [(k, y) for k, y in series["DPO"] if k > 2 * rl_peak_kl]  # DPO runs that went far

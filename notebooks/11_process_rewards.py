@@ -54,6 +54,7 @@ import torch
 from IPython.display import HTML, display
 
 import course_lib
+from course_lib import claims
 from course_lib import policy_gradient as PG
 from course_lib import process_rewards as PR
 from course_lib import rewards as R
@@ -222,6 +223,7 @@ wrong_caught = (sum(not p for p, v in zip(prm_step_pred, all_steps) if not v)
 print(f"PRM step accuracy on {len(all_steps):,} held-out steps: {prm_step_acc:.3f} "
       f"(always 'right': {sft_step_acc:.3f}); wrong steps caught: {wrong_caught:.1%}")
 assert prm_step_acc >= 0.9, prm_step_acc
+claims.check("process_reward_grades_steps", prm_step_acc)
 
 # %% [markdown]
 # **Both, response by response.** The PRM's response score aggregates its step scores. We use
@@ -387,6 +389,7 @@ assert reach["process"] is not None, reach
 assert reach["outcome"] is None or reach["outcome"] > reach["process"], reach
 final = {name: curve[-1][1] for name, (_, curve) in runs.items()}
 assert final["process"] > final["outcome"] + 0.05, final
+claims.check("process_reward_trains", final["process"] - final["outcome"])
 
 # %% [markdown]
 # The process reward climbs (and levels off); the outcome reward, at 32 samples a step, does

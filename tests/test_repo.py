@@ -86,6 +86,13 @@ def test_exercises_and_solutions_match_lessons():
     )
     orphans = sorted(solutions.keys() - lessons.keys())
     assert not orphans, f"solutions without a lesson of the same NN_slug in notebooks/: {orphans}"
+    exempt = sync_notebooks.LESSONS_WITHOUT_EXERCISES
+    missing = sorted(lessons.keys() - solutions.keys() - exempt.keys())
+    assert not missing, (f"lessons without solutions/ (and exercises/) notebooks: {missing}; add "
+                         "them, or list the lesson with its reason in "
+                         "tools/sync_notebooks.py's LESSONS_WITHOUT_EXERCISES")
+    assert not exempt.keys() & solutions.keys(), "an exempt lesson has exercises: un-exempt it"
+    assert exempt.keys() <= lessons.keys(), f"exempt lessons that do not exist: {sorted(exempt)}"
 
 
 def test_exercises_are_generated_from_solutions():

@@ -34,6 +34,11 @@ NAME_RE = re.compile(r"^(\d\d)_[a-z0-9]+(?:_[a-z0-9]+)*$")  # NN_slug
 JUPYTEXT_FILTERS = {"cell_metadata_filter": "tags,-all", "notebook_metadata_filter": "-all"}
 KERNELSPEC = {"display_name": "Python 3", "language": "python", "name": "python3"}
 FIX_HINT = "run `make notebooks`"
+# Lessons with no exercises/ and solutions/ notebook, each with the reason (every other lesson
+# has both: tests/test_repo.py checks it).
+LESSONS_WITHOUT_EXERCISES = {
+    "12_recap": "it gathers the numbers the other lessons measured: there is nothing to practise",
+}
 
 
 def notebook_stems(folder: Path) -> dict[str, set[str]]:
