@@ -158,6 +158,29 @@ def stage(src: Path) -> None:
     (src / "index.md").write_text(home_page(on_site))
 
 
+def build(src: Path, out: Path) -> int:
+    """Sphinx on the staged ``src`` into ``out``; 0, or non-zero with a message naming what
+    failed (a lesson that raised is named, after its failing cell and traceback)."""
+    from myst_nb.core.execute.base import ExecutionError
+    from sphinx.application import Sphinx
+
+    src, out = src.resolve(), out.resolve()
+    try:
+        app = Sphinx(str(src), str(CONF_DIR), str(out), str(out / ".doctrees"), "html")
+        app.build()
+    except ExecutionError as err:
+        lesson = Path(str(err))
+        if lesson.is_relative_to(src):
+            lesson = lesson.relative_to(src)
+        print(f"\nmake site FAILED: lesson {lesson} raised an error (its failing cell and "
+              "traceback are above); the site was not built", file=sys.stderr)
+        return 1
+    if app.statuscode:
+        print(f"make site FAILED (sphinx status {app.statuscode}): see the messages above",
+              file=sys.stderr)
+    return app.statuscode
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--out", type=Path, default=ROOT / "build" / "site")
@@ -168,14 +191,9 @@ def main(argv: list[str] | None = None) -> int:
               "(use `make site`)", file=sys.stderr)
     stage(args.src)
     print(f"== staged {args.src} ({len(lessons('notebooks'))} lessons); building {args.out}")
-    from sphinx.cmd.build import build_main
-
     start = time.monotonic()
-    rc = build_main(["-b", "html", "-c", str(CONF_DIR), "-T", "--keep-going",
-                     str(args.src), str(args.out)])
+    rc = build(args.src, args.out)
     if rc:
-        print(f"make site FAILED (sphinx exit {rc}): see the messages above; a lesson that "
-              "raised is named there with its traceback", file=sys.stderr)
         return rc
     print(f"== site built in {time.monotonic() - start:.0f} s: {args.out / 'index.html'}")
     return 0
