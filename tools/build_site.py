@@ -122,7 +122,7 @@ def quiz_page(path: Path) -> str:
     lesson = quiz.get("lesson")
     if not lesson or not (ROOT / "notebooks" / f"{lesson}.ipynb").exists():
         raise SystemExit(f"{path.relative_to(ROOT)}: 'lesson' {lesson!r} is not a notebook")
-    lines = [f"# Quiz {path.stem}: {lesson}", "",
+    lines = [f"# Quiz {path.stem}: {lesson.split('_', 1)[-1].replace('_', ' ')}", "",
              f"Five questions on lesson [{lesson}](../../notebooks/{lesson}.ipynb); the answer "
              "key is at the end of the page (each answer names what in the lesson backs it).", ""]
     key = ["## Answer key", ""]
