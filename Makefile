@@ -120,11 +120,11 @@ bench: $(VENV)/.installed-dev-$(HASH)
 
 site: $(VENV)/.installed-dev-$(HASH)
 	@echo "== course site: every lesson executed (one kernel each, in order; cached in $(SITE_CACHE)) into $(SITE_DIR)"
-	$(RUN) $(NB_ENV) COURSE_SITE_CACHE="$(CURDIR)/$(SITE_CACHE)" python tools/build_site.py --out $(SITE_DIR)
+	$(RUN) $(NB_ENV) COURSE_SITE_CACHE="$(abspath $(SITE_CACHE))" python tools/build_site.py --out $(SITE_DIR)
 
 site-check: $(VENV)/.installed-dev-$(HASH)
 	@echo "== the built site in headless Chromium: every lesson's figures load, no broken internal link"
-	$(RUN) CHROMIUM_PATH="$(CHROMIUM)" COURSE_SITE_CHECK=1 COURSE_SITE_DIR="$(CURDIR)/$(SITE_DIR)" \
+	$(RUN) CHROMIUM_PATH="$(CHROMIUM)" COURSE_SITE_CHECK=1 COURSE_SITE_DIR="$(abspath $(SITE_DIR))" \
 		python -m pytest -p no:cacheprovider -m site $(PYTEST_ARGS) tests/site
 
 constraints: | $(PY)
