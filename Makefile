@@ -22,6 +22,9 @@ CELL_TIMEOUT ?= 300
 PYTEST_ARGS ?=
 LAB_ARGS ?=
 BENCH_ARGS ?=
+# The course site (make site): lessons executed once, cached by jupyter-cache until their code changes.
+SITE_DIR ?= build/site
+SITE_CACHE ?= build/site-cache
 
 CHROMIUM := $(shell command -v chromium || command -v chromium-browser || true)
 ifeq ($(CHROMIUM),)
@@ -42,7 +45,8 @@ IPYWIDGETS77 := ipywidgets==7.7.1 widgetsnbextension==3.6.10 jupyterlab_widgets=
 WIDGET_TESTS := $(wildcard tests/test_widgets_*.py tests/test_training_monitor.py \
 	tests/test_preference_collector.py tests/test_colab.py)
 
-.PHONY: help venv lab test test-widgets-77 notebooks exercises bench constraints clean distclean
+.PHONY: help venv lab test test-widgets-77 notebooks exercises bench site site-check constraints clean \
+	distclean
 
 help:
 	@echo "make lab         install .[lab] into $(VENV) and start JupyterLab on notebooks/ (LAB_ARGS=...)"
@@ -51,6 +55,8 @@ help:
 	@echo "make notebooks   Colab badges + set-up cells from pyproject.toml's Repository, then each .ipynb from its .py"
 	@echo "make exercises   regenerate exercises/ from solutions/, then sync notebooks"
 	@echo "make bench       time every notebook and its kernel's peak memory (BENCH_ARGS=--only 05)"
+	@echo "make site        the course site in $(SITE_DIR): executed lessons, exercises, essay, instructor pages"
+	@echo "make site-check  open every page of the built site in headless Chromium: figures load, no broken links"
 	@echo "make constraints re-pin constraints.txt from the current $(VENV)"
 	@echo "make clean       remove caches and results;  make distclean also removes $(VENV)"
 
@@ -112,6 +118,15 @@ exercises: $(VENV)/.installed-lab-$(HASH)
 bench: $(VENV)/.installed-dev-$(HASH)
 	$(RUN) $(NB_ENV) python benchmarks/course_timing.py $(BENCH_ARGS)
 
+site: $(VENV)/.installed-dev-$(HASH)
+	@echo "== course site: every lesson executed (one kernel each, in order; cached in $(SITE_CACHE)) into $(SITE_DIR)"
+	$(RUN) $(NB_ENV) COURSE_SITE_CACHE="$(abspath $(SITE_CACHE))" python tools/build_site.py --out $(SITE_DIR)
+
+site-check: $(VENV)/.installed-dev-$(HASH)
+	@echo "== the built site in headless Chromium: every lesson's figures load, no broken internal link"
+	$(RUN) CHROMIUM_PATH="$(CHROMIUM)" COURSE_SITE_CHECK=1 COURSE_SITE_DIR="$(abspath $(SITE_DIR))" \
+		python -m pytest -p no:cacheprovider -m site $(PYTEST_ARGS) tests/site
+
 constraints: | $(PY)
 	{ echo "# Exact versions CI tested (pip freeze of .venv, course_lib excluded). Regenerate: make constraints"; \
 	  echo "# torch is pinned without its local label (+cpu) so the pin matches both the CPU wheel (+cpu) and PyPI's build."; \
@@ -122,7 +137,8 @@ constraints: | $(PY)
 clean:
 	find . -path ./$(VENV) -prune -o \( -name __pycache__ -o -name .ipynb_checkpoints \
 		-o -name '*.egg-info' \) -type d -print0 | xargs -0 rm -rf
-	rm -rf .pytest_cache .ruff_cache tests/artifacts benchmarks/results
+	rm -rf .pytest_cache .ruff_cache tests/artifacts benchmarks/results build/site build/site-src \
+		$(SITE_CACHE)
 
 distclean: clean
 	rm -rf $(VENV) $(VENV77)
