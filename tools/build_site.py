@@ -11,8 +11,9 @@
    (pyproject.toml's [project.urls] Repository and [tool.course] branch).
 2. Run Sphinx (tools/site/conf.py: myst-nb, sphinx-book-theme). myst-nb executes each lesson
    in a fresh kernel of this Python, one at a time, in file order, and caches the executed
-   notebook in jupyter-cache (COURSE_SITE_CACHE, default build/site-cache): a lesson whose code
-   has not changed is not run again. A lesson that raises stops the build, naming the lesson.
+   notebook in jupyter-cache (COURSE_SITE_CACHE, default build/site-cache, in a folder named
+   after a hash of course_lib and the pins): a lesson whose code and library have not changed
+   is not run again. A lesson that raises stops the build, naming the lesson.
 
 Run it in the notebook environment the Makefile's NB_ENV sets (COURSE_STATIC_WIDGETS=1, so
 widgets render as static HTML and images; offline; PYTHONHASHSEED=0).
