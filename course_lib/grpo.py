@@ -308,7 +308,7 @@ def train_grpo(policy, ref_policy, tokenizer, prompts: Sequence[str], reward_fn:
 
 CHAIN_TERMS = 4  # the rare-correct task: sums of four two-digit numbers, worked step by step
 CHAIN_TRAIN_PROMPTS = 2000  # training problems drawn (world.chain_problems("train", ...))
-LESSON_CONFIG = GRPOConfig(steps=150, prompts_per_step=32, group_size=8, lr=1e-4, epochs=1,
+LESSON_CONFIG = GRPOConfig(steps=150, prompts_per_step=32, group_size=8, lr=1e-4, epochs=2,
                            max_new_tokens=44)
 
 
