@@ -335,7 +335,7 @@ def load_grpo_model(config: GRPOConfig | None = None, device: torch.device | str
     the exact-match reward, with its training history. The course ships the run of
     ``LESSON_CONFIG`` (``course_lib/assets/grpo``, made by this function); any other config (or
     a changed SFT model, task or reward: the key covers them) is trained on the CPU the first
-    time (several minutes on two cores), then loaded from the local cache (``$COURSE_CACHE`` or
+    time (about twelve minutes of CPU time), then loaded from the local cache (``$COURSE_CACHE`` or
     ``~/.cache/course_lib``), offline. An interrupted training is not cached."""
     from .models import GRPO_MODEL_DIR, cache_model, is_cached, load_model
     from .settings import cache_dir, parse_device, set_seed
