@@ -147,7 +147,7 @@ CLAIMS: tuple[Claim, ...] = (
           "If r rewards correctness, the model is pulled toward correctness even when correct "
           "answers were rare in pretraining.",
           "pass@1 on the same sums after GRPO",
-          ">=", 0.55),
+          ">=", 0.6),
     Claim("constrained_by_what_you_measure", "10_dpo",
           "You are no longer constrained by what humans happened to write — you are "
           "constrained by what you can measure.",

@@ -308,7 +308,7 @@ def train_grpo(policy, ref_policy, tokenizer, prompts: Sequence[str], reward_fn:
 
 CHAIN_TERMS = 4  # the rare-correct task: sums of four two-digit numbers, worked step by step
 CHAIN_TRAIN_PROMPTS = 2000  # training problems drawn (world.chain_problems("train", ...))
-LESSON_CONFIG = GRPOConfig(steps=150, prompts_per_step=32, group_size=8, lr=1e-4, epochs=1,
+LESSON_CONFIG = GRPOConfig(steps=150, prompts_per_step=32, group_size=8, lr=1e-4, epochs=2,
                            max_new_tokens=44)
 
 
@@ -335,7 +335,7 @@ def load_grpo_model(config: GRPOConfig | None = None, device: torch.device | str
     the exact-match reward, with its training history. The course ships the run of
     ``LESSON_CONFIG`` (``course_lib/assets/grpo``, made by this function); any other config (or
     a changed SFT model, task or reward: the key covers them) is trained on the CPU the first
-    time (several minutes on two cores), then loaded from the local cache (``$COURSE_CACHE`` or
+    time (about twelve minutes of CPU time), then loaded from the local cache (``$COURSE_CACHE`` or
     ``~/.cache/course_lib``), offline. An interrupted training is not cached."""
     from .models import GRPO_MODEL_DIR, cache_model, is_cached, load_model
     from .settings import cache_dir, parse_device, set_seed

@@ -181,7 +181,7 @@ print(f"mean-centred: {centred['size along grad J']:.3f} of the exact step "
 
 # %%
 sft_model, tokenizer = course_lib.load_sft_model(device=device)
-test_prompts = grpo.chain_prompts("test", 100)
+test_prompts = grpo.chain_prompts("test", 200)
 N_SAMPLES, KS = 16, (1, 4, 16)
 sft_pass = sampled_pass_at_k(sft_model, tokenizer, test_prompts, R.exact_match_reward,
                              N_SAMPLES, KS, grpo.LESSON_CONFIG.max_new_tokens, seed=0)
@@ -227,9 +227,11 @@ print(inspect.getsource(train_grpo))
 
 # %% [markdown]
 # The lesson's run, `grpo.LESSON_CONFIG` (printed below): a group of 8 samples for each of
-# the prompts of a step, one update per batch, Adam at a learning rate small enough not to
-# wreck the SFT model's working (at three times this rate a single step is enough to wreck it:
-# try it). It takes several minutes on two cores, so the course ships this run, made by
+# the prompts of a step, two updates on each batch (`epochs=2`, TRL's `num_iterations`: the
+# second update starts from weights the first has moved, so its ratios differ from 1 and PPO's
+# clip holds it near the sampling policy), Adam at a learning rate small enough not to wreck
+# the SFT model's working (at three times this rate a single step is enough to wreck it: try
+# it). It takes about twelve minutes of CPU time, so the course ships this run, made by
 # `grpo.load_grpo_model` with this config, as it ships the SFT model (keyed like the SFT and
 # reward models: a change to the SFT model, the task, the reward or the config trains it
 # again, here, and caches it). Its training history comes with it. The sections below train
@@ -274,7 +276,7 @@ gain1 = grpo_pass[1][0] - sft_pass[1][0]
 gain16 = grpo_pass[16][0] - sft_pass[16][0]
 print(f"pass@1 {sft_pass[1][0]:.3f} -> {grpo_pass[1][0]:.3f} ({gain1:+.3f}); "
       f"pass@16 {sft_pass[16][0]:.3f} -> {grpo_pass[16][0]:.3f} ({gain16:+.3f})")
-assert grpo_pass[1][0] >= 0.55 and gain1 >= 0.15, (sft_pass, grpo_pass)
+assert grpo_pass[1][0] >= 0.6 and gain1 >= 0.15, (sft_pass, grpo_pass)
 claims.check("pulled_toward_correctness", grpo_pass[1][0])
 assert gain16 < gain1, (gain1, gain16)
 
