@@ -122,13 +122,19 @@ def test_a_real_ctrl_c_during_the_renames_waits_until_the_folder_is_replaced(
             os.kill(os.getpid(), signal.SIGINT)  # arrives between the two renames
         return rename(self, target)
 
+    # Python's own Ctrl-C handler, also where the test runner inherited SIGINT ignored
+    # (a job started in the background with nohup): the save must hand it back afterwards.
+    inherited = signal.signal(signal.SIGINT, signal.default_int_handler)
     monkeypatch.setattr(Path, "rename", rename_with_sigint)
-    with pytest.raises(KeyboardInterrupt):
-        M.save_model(model, tok, folder, meta={"v": "new"})
-    monkeypatch.undo()
-    assert _version(folder) == "new"
-    assert M.model_files_problem(folder) is None
-    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            M.save_model(model, tok, folder, meta={"v": "new"})
+        monkeypatch.undo()
+        assert _version(folder) == "new"
+        assert M.model_files_problem(folder) is None
+        assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    finally:
+        signal.signal(signal.SIGINT, inherited)
 
 
 def test_stale_temporaries_of_killed_saves_are_removed_and_recent_ones_kept(tmp_path, base):

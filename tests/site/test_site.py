@@ -2,8 +2,9 @@
 lesson page shows figures that really load in headless Chromium, and no page of the site has a
 broken internal link (a file that is not there, or an #anchor the target page does not have).
 
-Skipped when the site is not built (the unit run of `make test`), unless COURSE_SITE_CHECK=1
-(`make site-check`), which makes a missing site or a missing Chromium a failure. The site
+Skipped in the unit run of `make test` (where the widget browser tests hold this process's
+Playwright); `make site-check` sets COURSE_SITE_CHECK=1, which runs them and makes a missing site
+or a missing Chromium a failure. The site
 checked is COURSE_SITE_DIR (default build/site). Requests that leave the site (a CDN's MathJax,
 the Colab badge) are refused: the check, like the site's figures, needs no network.
 """
@@ -52,6 +53,8 @@ def _fail_or_skip(reason: str):
 
 @pytest.fixture(scope="module")
 def browser():
+    if not REQUIRED:  # one Playwright per process: the widget browser tests hold theirs
+        pytest.skip("the site's browser checks run under `make site-check` (COURSE_SITE_CHECK=1)")
     if not chromium_path():
         _fail_or_skip("chromium not found (install Debian's `chromium` or set CHROMIUM_PATH)")
     sync_api = pytest.importorskip("playwright.sync_api")
