@@ -88,8 +88,9 @@ test: $(VENV)/.installed-dev-$(HASH)
 	@if [ -z "$(CHROMIUM)" ]; then echo "SKIPPED browser tests: chromium not found"; fi
 	$(RUN) CHROMIUM_PATH="$(CHROMIUM)" python -m pytest $(BROWSER_SELECT) $(PYTEST_ARGS)
 	@$(MAKE) --no-print-directory test-widgets-77
-	@echo "== notebooks (one kernel per notebook, each code cell is a test)"
-	$(RUN) $(NB_ENV) python -m pytest -p tests.conftest --nbval-lax --nbval-current-env \
+	@echo "== notebooks (one kernel per notebook, each code cell is a test; lessons that pass are kept for make site)"
+	$(RUN) $(NB_ENV) COURSE_SITE_CACHE="$(abspath $(SITE_CACHE))" python -m pytest -p tests.conftest \
+		-p tests.nbval_site_cache --nbval-lax --nbval-current-env \
 		--nbval-cell-timeout=$(CELL_TIMEOUT) $(PYTEST_ARGS) $(NB_DIRS)
 
 $(VENV77)/.installed-$(HASH):

@@ -172,7 +172,7 @@ LESSON_SECONDS: dict[str, int] = {
     "00_tiny_world": 11, "01_sft_loss": 9, "02_imitation_failures": 14,
     "03_generation_as_mdp": 12, "04_policy_gradient": 11, "05_reinforce_lm": 147,
     "06_reward_models": 48, "07_rlhf_overoptimization": 103, "08_ppo": 59,
-    "09_grpo_hard_problems": 55, "10_dpo": 101, "11_process_rewards": 71}
+    "09_grpo_hard_problems": 116, "10_dpo": 101, "11_process_rewards": 71}
 
 
 def results_dir() -> Path:

@@ -40,7 +40,7 @@ import time
 from IPython.display import HTML, display
 
 from course_lib import claims
-from course_lib.plots import html_table
+from course_lib.plots import html_table, new_figure
 
 # %% [markdown]
 # ## 1. How a lesson records a claim
@@ -152,6 +152,42 @@ assert not failed, f"claims whose number breaks its threshold: {failed}"
 assert not no_row, no_row
 assert len(rows) == len(claims.CLAIMS) >= 20 and len(lessons) == 12, (len(rows), lessons)
 assert set(claims.fast_claims()) <= set(numbers), "a fast measurement did not run"
+
+# %% [markdown]
+# The same table as one picture: for each claim, how far its number lies past the threshold its
+# lesson asserts (the number minus the threshold for "at least" claims, the threshold minus the
+# number for "at most" ones), in the claim's own units; most are rates, so 0.1 is ten
+# percentage points. A short bar is a claim that holds with little room; a claim whose lesson
+# has not run in this cache has no bar.
+
+
+# %%
+def margin(claim_id: str) -> float | None:
+    r = rows[claim_id]
+    if r["_value"] is None:
+        return None
+    at_least = claims.BY_ID[claim_id].op.startswith(">")
+    return r["_value"] - r["_threshold"] if at_least else r["_threshold"] - r["_value"]
+
+
+CLIP = 1.0  # margins beyond this (a ratio, standard errors) are drawn to the edge, labelled
+ids = [c.id for c in claims.CLAIMS][::-1]  # lesson 00 at the top
+fig = new_figure(figsize=(7.5, 0.28 * len(ids) + 1.2))
+ax = fig.add_subplot()
+for y, claim_id in enumerate(ids):
+    m, r = margin(claim_id), rows[claim_id]
+    if m is None:
+        ax.text(0.01, y, "not run in this cache", va="center", fontsize=7, color="0.5")
+        continue
+    ax.barh(y, min(m, CLIP), color="tab:green" if m >= 0 else "tab:red", height=0.6)
+    ax.text(min(max(m, 0), CLIP) + 0.01, y, f"{r['number']} {r['asserted']}", va="center",
+            fontsize=7)
+ax.set_yticks(range(len(ids)), [f"{rows[i]['lesson']} {i}" for i in ids], fontsize=7)
+ax.axvline(0, color="black", linewidth=0.8)
+ax.set_xlim(min([0.0] + [margin(i) or 0.0 for i in ids]) - 0.02, CLIP + 0.35)
+ax.set_xlabel("margin past the asserted threshold (the claim's units, drawn up to 1)")
+ax.set_title("Every claim of the essay and the room by which it holds")
+display(fig)
 
 # %% [markdown]
 # Read down the table and it is the essay's argument. A base model knows what it read but

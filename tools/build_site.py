@@ -13,7 +13,9 @@
    in a fresh kernel of this Python, one at a time, in file order, and caches the executed
    notebook in jupyter-cache (COURSE_SITE_CACHE, default build/site-cache, in a folder named
    after a hash of course_lib and the pins): a lesson whose code and library have not changed
-   is not run again. A lesson that raises stops the build, naming the lesson.
+   is not run again. `make test` stores each lesson that passed under nbval in the same cache
+   (tools/site/site_cache.py), so after it no lesson runs twice. A lesson that raises stops the
+   build, naming the lesson.
 
 Run it in the notebook environment the Makefile's NB_ENV sets (COURSE_STATIC_WIDGETS=1, so
 widgets render as static HTML and images; offline; PYTHONHASHSEED=0).
@@ -89,7 +91,8 @@ def home_page(on_site: set[str]) -> str:
     body += (
         "\n## On this site\n\n"
         "- [The essay](docs/essay.md) the course turns into experiments.\n"
-        "- The lessons, executed: every output and figure as `make site` ran them.\n"
+        "- The lessons, executed: every output and figure as `make test` (or `make site`) ran "
+        "them.\n"
         "- The exercises, as students get them (without outputs); their solutions are in the "
         f"repository's [solutions/]({repository()[0]}/tree/{repository()[1]}/solutions).\n"
         "- [For instructors](docs/instructors/README.md), the [quizzes](docs/quizzes/README.md) "

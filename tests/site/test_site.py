@@ -140,6 +140,19 @@ def test_lesson_page_shows_its_figures(checker, site, stem):
     assert not problems, f"lesson {stem}:\n" + "\n".join(problems)
 
 
+def test_recap_page_has_a_number_for_every_claim(checker, site):
+    """The site's lessons ran in order (under `make test`, or by `make site` itself), so the
+    recap found every lesson's record: no claim on its page waits for a lesson to run."""
+    page = site / "notebooks" / "12_recap.html"
+    assert page.is_file(), f"no page {page}"
+    checker.open(page)
+    text = checker.page.inner_text("body")
+    match = re.search(r"(\d+) of (\d+) claims have a number", text)
+    assert match, "the recap page does not say how many claims have a number"
+    assert match.group(1) == match.group(2), match.group(0)
+    assert "still to run a lesson for: 0 claims" in text
+
+
 def site_pages(root: Path) -> list[Path]:
     return sorted(p for p in root.rglob("*.html")
                   if not p.relative_to(root).parts[0].startswith("_"))

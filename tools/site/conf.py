@@ -8,12 +8,15 @@ whose code is unchanged is not run again); exercises are shown as they are, with
 
 from __future__ import annotations
 
-import hashlib
 import os
+import sys
 import tomllib
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import site_cache  # noqa: E402
+
 _pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text())
 REPOSITORY = _pyproject["project"]["urls"]["Repository"]
 BRANCH = _pyproject["tool"]["course"]["branch"]
@@ -32,23 +35,7 @@ myst_heading_anchors = 3
 # --- execution (myst-nb + jupyter-cache) ------------------------------------------------------
 # COURSE_SITE_EXECUTE=off: a quick look at the pages, lessons without outputs (not for publishing)
 nb_execution_mode = os.environ.get("COURSE_SITE_EXECUTE", "cache")
-
-
-def _library_fingerprint() -> str:
-    """A hash of what a lesson's outputs depend on besides its own code: course_lib's sources,
-    the shipped models' metadata and the pins. jupyter-cache keys on a notebook's code cells
-    only, so the cache lives in a folder named after this hash: a change to course_lib runs
-    every lesson again instead of serving pages computed by the old library."""
-    files = sorted((ROOT / "course_lib").rglob("*.py")) + sorted(
-        (ROOT / "course_lib" / "assets").rglob("meta.json")) + [ROOT / "constraints.txt"]
-    digest = hashlib.sha256()
-    for f in files:
-        digest.update(f.relative_to(ROOT).as_posix().encode() + b"\0" + f.read_bytes())
-    return digest.hexdigest()[:12]
-
-
-nb_execution_cache_path = str(Path(os.environ.get(
-    "COURSE_SITE_CACHE", str(ROOT / "build" / "site-cache"))) / _library_fingerprint())
+nb_execution_cache_path = str(site_cache.cache_path())  # see tools/site/site_cache.py
 nb_execution_excludepatterns = ["exercises/*"]  # students' stubs: shown, never run
 nb_execution_timeout = int(os.environ.get("COURSE_SITE_CELL_TIMEOUT", "900"))  # per cell
 nb_execution_raise_on_error = True  # a failing lesson fails the build (build_site.py names it)
