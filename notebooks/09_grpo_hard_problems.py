@@ -231,7 +231,8 @@ print(inspect.getsource(train_grpo))
 # second update starts from weights the first has moved, so its ratios differ from 1 and PPO's
 # clip holds it near the sampling policy), Adam at a learning rate small enough not to wreck
 # the SFT model's working (at three times this rate a single step is enough to wreck it: try
-# it). It takes about twelve minutes of CPU time, so the course ships this run, made by
+# it). It takes too long to train while you read (the cell below prints how long the shipped
+# run took on the machine that made it, from its history), so the course ships this run, made by
 # `grpo.load_grpo_model` with this config, as it ships the SFT model (keyed like the SFT and
 # reward models: a change to the SFT model, the task, the reward or the config trains it
 # again, here, and caches it). Its training history comes with it. The sections below train
@@ -240,6 +241,8 @@ print(inspect.getsource(train_grpo))
 # %%
 print(grpo.LESSON_CONFIG)
 grpo_model, _, grpo_history = grpo.load_grpo_model(device=device)
+print(f"{len(grpo_history)} steps, {grpo_history[-1]['samples']:,} samples; "
+      f"training took {grpo_history[-1]['time'] / 60:.1f} minutes when this run was made")
 fig = new_figure(figsize=(12, 3))
 axes = fig.subplots(1, 3)
 steps = [h["step"] for h in grpo_history]
