@@ -689,8 +689,10 @@ rl_peak_kl = summary["RL vs reward model"]["at KL"]
 far = [(k, y) for k, y in series["DPO"] if k > 2 * rl_peak_kl]  # DPO runs that went far
 near = [(k, y) for k, y in series["DPO"] if k <= 2 * rl_peak_kl]
 assert far and near, series["DPO"]
-for k, y in far:  # no better than the SFT model, yet above RL against r_phi at that KL
-    assert y < 0.05 and y > gain_at(series["RL vs reward model"], k) + 0.1, (k, y)
+for k, y in far:  # no better than the SFT model, and not below RL against r_phi at that KL
+    assert y < 0.05 and y > gain_at(series["RL vs reward model"], k) - 0.02, (k, y)
+k_far, y_far = max(far)  # where DPO went furthest, RL against r_phi has lost far more
+assert y_far > gain_at(series["RL vs reward model"], k_far) + 0.2, (k_far, y_far)
 for k, y in near:  # on or under RL's curve
     assert y < gain_at(series["RL vs reward model"], k) + 0.02, (k, y)
 
@@ -701,8 +703,9 @@ for k, y in near:  # on or under RL's curve
 # is the price of the reward model's errors.
 #
 # DPO's runs that went far spent more KL than any other method's best point and gained
-# nothing over the SFT model; at the same KL, though, RL against the reward model has lost far more (it is
-# deep into changing the subject there). KL is a poor yardstick across methods that move the
+# nothing over the SFT model; at the same KL, though, RL against the reward model has lost at
+# least as much, and far more at the largest KLs DPO reached (RL is deep into changing the
+# subject there). KL is a poor yardstick across methods that move the
 # policy in different directions (Gao et al. say as much): those DPO runs spent their nats on
 # breaking the answer templates (section 2), RL on its exploit.
 #
