@@ -385,11 +385,14 @@ plt.show()
 reach = {name: samples_to_reach(curve) for name, (_, curve) in runs.items()}
 budget = rl_config.steps * per_step
 print({name: (f"{n:,} samples" if n else f"not within {budget:,}") for name, n in reach.items()})
-assert reach["process"] is not None, reach
-assert reach["outcome"] is None or reach["outcome"] > reach["process"], reach
 final = {name: curve[-1][1] for name, (_, curve) in runs.items()}
-assert final["process"] > final["outcome"] + 0.05, final
-claims.check("process_reward_trains", final["process"] - final["outcome"])
+during = {name: sum(acc for _, acc in curve[1:]) / (len(curve) - 1)  # the run's 4 evaluations
+          for name, (_, curve) in runs.items()}
+print(f"final held-out accuracy: {final}; averaged over the run's evaluations: {during}")
+assert reach["process"] is not None, reach
+assert reach["outcome"] is None or reach["outcome"] >= reach["process"], reach
+assert during["process"] - during["outcome"] > 0, during
+claims.check("process_reward_trains", during["process"] - during["outcome"])
 
 # %% [markdown]
 # The process reward climbs (and levels off); the outcome reward, at 32 samples a step, does
@@ -403,9 +406,12 @@ claims.check("process_reward_trains", final["process"] - final["outcome"])
 # model's: that lesson measures it), but each of its samples teaches less.
 #
 # This is one seed. `benchmarks/process_reward_seeds.py` re-runs this cell with other seeds
-# (the table is in `benchmarks/README.md`): the process run ended above the SFT model in 7 of
-# 8 seeds and the outcome run in 1, but the gap this cell asserts on seed 0 was above 0.05 in
-# only 5 of the 8. The direction held; its size here is on the high side.
+# (the table is in `benchmarks/README.md`). Over 8 seeds the process run ended above the SFT
+# model in 7 and the outcome run in 1, and averaged over the run's four evaluations the
+# process run was ahead in all 8, by 0.02 to 0.11. The last evaluation alone is noisier (each
+# accuracy here has a standard error of about 0.035): the process run was ahead there by more
+# than 0.05 in only 5 of the 8. That is why this cell asserts the average over the run, and
+# why seed 0's lead is on the high side.
 
 # %% [markdown]
 # ## 5. What a process reward can be gamed by
