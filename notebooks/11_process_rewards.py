@@ -406,12 +406,11 @@ claims.check("process_reward_trains", during["process"] - during["outcome"])
 # model's: that lesson measures it), but each of its samples teaches less.
 #
 # This is one seed. `benchmarks/process_reward_seeds.py` re-runs this cell with other seeds
-# (the table is in `benchmarks/README.md`). Over 8 seeds the process run ended above the SFT
-# model in 7 and the outcome run in 1, and averaged over the run's four evaluations the
-# process run was ahead in all 8, by 0.02 to 0.11. The last evaluation alone is noisier (each
-# accuracy here has a standard error of about 0.035): the process run was ahead there by more
-# than 0.05 in only 5 of the 8. That is why this cell asserts the average over the run, and
-# why seed 0's lead is on the high side.
+# (its table is in `benchmarks/README.md`): averaged over the run's four evaluations the
+# process run stayed ahead of the outcome run in every seed it measured, but at the last
+# evaluation alone its lead was often much smaller than here, and once a hair below zero. One
+# evaluation rests on a few hundred samples (4 per held-out sum), so it is noisy; that is why
+# the cell above asserts the average over the run, not the last point.
 
 # %% [markdown]
 # ## 5. What a process reward can be gamed by

@@ -51,7 +51,8 @@ class _Recorder:
         IPyNbFile.get_kernel_message = get_kernel_message
 
     def finish(self, file) -> None:
-        sys.path.insert(0, str(ROOT / "tools" / "site"))
+        if str(ROOT / "tools" / "site") not in sys.path:
+            sys.path.insert(0, str(ROOT / "tools" / "site"))
         import site_cache
 
         key = str(file.path)
