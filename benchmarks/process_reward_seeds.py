@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import re
 import time
 from pathlib import Path
 
@@ -28,8 +27,10 @@ SEED_TEXT = "max_new_tokens=MAX_TOKENS, seed=0)"
 
 
 def lesson_cells() -> list[str]:
-    cells = re.split(r"^# %%.*$", LESSON.read_text(), flags=re.M)
-    return [c for c in cells if c.strip() and not c.lstrip().startswith("# [")]
+    """The lesson's code cells, read by jupytext as the notebook pairs are."""
+    import jupytext
+
+    return [c.source for c in jupytext.read(LESSON).cells if c.cell_type == "code"]
 
 
 def main() -> None:
