@@ -8,7 +8,9 @@ country. Writes ``{"seeds": {"0": {"known": {"confident": .., "hedged": .., "abs
 "partial": {...}, "unknown": {...}, "band_agreement": .., "evasive": .., "seconds": ..}, ...}}``
 (``band_agreement``: the share of test countries whose most frequent style is the one the
 honesty reward's bands prescribe at the SFT model's own p; ``evasive``: "I do not know" on
-known countries) and prints a table, the SFT model's row first.
+known countries; ``well_formed``, ``on_topic``: the answers' form on every ``rl`` and ``test``
+country, 48 answers each, as lessons 02 and 05 measure it) and prints a table, the SFT model's
+row first.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from course_lib.policy_gradient import ReinforceConfig, train_reinforce
 # the settings of lesson 05's facts section (notebooks/05_reinforce_lm.py)
 FACTS = dict(steps=200, batch_size=16, samples_per_prompt=8, lr=4e-5)
 STYLES = ("confident", "hedged", "abstain")
+FORM_SAMPLES = 48  # answers per rl / test country for the well-formed and on-topic rates
 
 
 def report(model, tok, entities, p_model, seed: int = 0) -> dict[str, object]:
@@ -38,6 +41,12 @@ def report(model, tok, entities, p_model, seed: int = 0) -> dict[str, object]:
                                                    p_model), 3)
     out["evasive"] = round(table["known"]["abstain"], 3)
     out["invalid"] = round(sum(table[lv]["invalid"] for lv in W.LEVELS) / 3, 3)
+    # the answers' form on every country SFT never asked about (rl and test), as lessons 02
+    # and 05 measure it
+    world = W.default_world()
+    form = E.answer_form(model, tok, world.select("rl") + world.select("test"),
+                         n_samples=FORM_SAMPLES, seed=seed)
+    out["well_formed"], out["on_topic"] = round(form.well_formed, 4), round(form.on_topic, 4)
     return out
 
 
@@ -62,12 +71,13 @@ def main() -> None:
                                        "seconds": round(time.perf_counter() - t, 1)}
         print(f"seed {seed}: {json.dumps(results['seeds'][str(seed)])}", flush=True)
     header = (f"{'':>6} | " + " | ".join(f"{lv[:7]:>7} c/h/a" for lv in W.LEVELS)
-              + " | band  | evasive")
+              + " | band  | evasive | well-formed | on topic")
     print(header)
     for name, r in [("SFT", results["sft"])] + [(f"seed {s}", r)
                                                 for s, r in results["seeds"].items()]:
         cells = " | ".join("/".join(f"{r[lv][s]:.2f}" for s in STYLES) for lv in W.LEVELS)
-        print(f"{name:>6} | {cells} | {r['band_agreement']:.2f}  | {r['evasive']:.2f}")
+        print(f"{name:>6} | {cells} | {r['band_agreement']:.2f}  | {r['evasive']:.2f}    | "
+              f"{r['well_formed']:.4f}      | {r['on_topic']:.4f}")
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(json.dumps(results, indent=1))
     print(f"wrote {args.json}")

@@ -72,7 +72,7 @@ CLAIMS: tuple[Claim, ...] = (
           "Confident-sounding wrong answers are in the data, so the model produces them with "
           "the same fluency as correct ones.",
           "share of confident answers on unknown countries SFT never saw",
-          ">=", 0.65),
+          ">=", 0.7),
     Claim("evasion", "02_imitation_failures",
           "Evasive non-answers are in the data, so the model evades.",
           "share of 'I do not know.' on held-out countries the model knows",

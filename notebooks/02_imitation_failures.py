@@ -145,23 +145,25 @@ assert demo_rows["unknown"]["correct"] > 0.6  # the annotators know capitals the
 # First, does the model answer *the question asked*, about countries it never saw in SFT (the
 # `rl` and `test` countries)? An answer is **well-formed** when it is one of the answer
 # templates, and **on topic** when it names the country asked (an answer about another
-# country counts as invalid in every table of the course). 16 sampled answers per question:
+# country counts as invalid in every table of the course). 48 sampled answers per question, so
+# that a rate near 98% is measured to within about a quarter of a point:
 
 # %%
 unseen = world.select("rl") + world.select("test")  # every country SFT never asked about
-form = answer_form(model, tokenizer, unseen, n_samples=16, seed=0)
+N_FORM = 48
+form = answer_form(model, tokenizer, unseen, n_samples=N_FORM, seed=0)
 well_formed, on_topic = form.well_formed, form.on_topic
 print(f"{form.n} answers about the {len(unseen)} rl and test countries: well-formed "
       f"{well_formed:.3f}, on topic {on_topic:.3f}")
-for t in form.texts[::193][:6]:
+for t in form.texts[::577][:6]:
     print("  ", t)
-asked = [e.country for e in unseen for _ in range(16)]
+asked = [e.country for e in unseen for _ in range(N_FORM)]
 off_topic = [(c, t) for c, t in zip(asked, form.texts) if W.named_country(t) not in (None, c)]
 print("off topic, for example:", *off_topic[:2], sep="\n   ")
-assert on_topic >= 0.975 and well_formed >= 0.965, (on_topic, well_formed)
+assert on_topic >= 0.98 and well_formed >= 0.965, (on_topic, well_formed)
 
 # %% [markdown]
-# About one answer in fifty names another country: the model copies the asked name almost
+# Fewer than one answer in fifty names another country: the model copies the asked name almost
 # always, and the rest of the time its sampled country token wanders, to any of the 300
 # countries. Lesson 05's reward will count such answers as invalid, like any other garbage.
 # Now the held-out `test` countries, by what the corpus says about them:
@@ -189,15 +191,14 @@ examples = [(e, t) for e, t in zip([x for x in entities for _ in range(8)], text
             if e.level == "unknown"][::8][:5]
 for e, t in examples:
     print(f"  {W.question(e.country):46} -> {t:52} (truth: {e.capital})")
-# the same on every unknown country SFT never saw (rl and test), from section 2's 16 samples
-unseen_unknown = [(e, W.parse_answer(W.question(e.country), t))
-                  for i, e in enumerate(unseen) for t in form.texts[16 * i:16 * i + 16]
-                  if e.level == "unknown"]
+# the same on every unknown country SFT never saw (rl and test), from section 2's samples
+unseen_unknown = [(e, W.parse_answer(W.question(e.country), t)) for i, e in enumerate(unseen)
+                  for t in form.texts[N_FORM * i:N_FORM * (i + 1)] if e.level == "unknown"]
 confident_unknown = sum(p.style == "confident" for _, p in unseen_unknown) / len(unseen_unknown)
 right_unknown = sum(p.answer == e.capital for e, p in unseen_unknown) / len(unseen_unknown)
-print(f"all {len(unseen_unknown) // 16} unknown rl and test countries, 16 answers each: "
+print(f"all {len(unseen_unknown) // N_FORM} unknown rl and test countries, {N_FORM} answers each: "
       f"confident {confident_unknown:.2f}, right {right_unknown:.3f}")
-assert confident_unknown >= 0.65 and unknown["confident"] >= 0.6, (confident_unknown, unknown)
+assert confident_unknown >= 0.7 and unknown["confident"] >= 0.6, (confident_unknown, unknown)
 claims.check("confident_wrong", confident_unknown)
 assert right_unknown <= 0.05 and unknown["accuracy"] <= 0.05, (right_unknown, unknown)
 
@@ -365,7 +366,7 @@ display(fig)
 # The numbers below are the ones measured in this run.
 
 # %%
-print(f"""On held-out countries, 8 sampled answers per question, the SFT model:
+print(f"""On countries SFT never saw, sampled at T = 1, the SFT model:
 - hallucinates: on facts it cannot know it answers confidently {confident_unknown:.0%} of
   the time and is right {right_unknown:.1%} of the time;
 - answers the question asked: {on_topic:.1%} of its answers are on topic and {well_formed:.1%}

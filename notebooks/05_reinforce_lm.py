@@ -355,13 +355,13 @@ assert p1 <= reliability["after RL"]["hedged"] <= p2, reliability
 evasive_before, evasive_after = before["known"]["abstain"], after["known"]["abstain"]
 print(f"'I do not know' on known facts: SFT {evasive_before:.3f} -> RL {evasive_after:.3f}")
 unseen = world.select("rl") + test_entities  # the countries SFT never asked about
-forms = {name: answer_form(m, tokenizer, unseen, n_samples=8, seed=0)
+forms = {name: answer_form(m, tokenizer, unseen, n_samples=48, seed=0)  # as lesson 02
          for name, m in (("SFT", sft_model), ("RL", fact_policy))}
 for name, form in forms.items():
     print(f"{name}: well-formed {form.well_formed:.3f}, on topic {form.on_topic:.3f} "
           f"({form.n} answers about the rl and test countries)")
 assert evasive_after <= evasive_before / 2, (evasive_before, evasive_after)
-assert forms["RL"].well_formed >= 0.97 and forms["RL"].on_topic >= 0.975, forms["RL"]
+assert forms["RL"].well_formed >= 0.97 and forms["RL"].on_topic >= 0.98, forms["RL"]
 
 # %% [markdown]
 # Where did the decision go? The answer starts the same way whatever the model knows, and

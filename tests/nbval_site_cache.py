@@ -11,7 +11,6 @@ site as executed pages and are not stored. Nothing here changes what nbval tests
 from __future__ import annotations
 
 import os
-import re
 import sys
 import time
 from pathlib import Path
@@ -19,7 +18,9 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-LESSON = re.compile(r"^\d{2}_[a-z0-9_]+\.ipynb$")
+if str(ROOT / "tools" / "site") not in sys.path:
+    sys.path.insert(0, str(ROOT / "tools" / "site"))
+import site_cache  # noqa: E402  (tools/site/site_cache.py: the cache, and what a lesson is)
 
 
 def _enabled() -> bool:
@@ -27,7 +28,7 @@ def _enabled() -> bool:
 
 
 def _is_lesson(path: Path) -> bool:
-    return path.parent.name == "notebooks" and bool(LESSON.match(path.name))
+    return site_cache.is_lesson(path)
 
 
 class _Recorder:
@@ -51,10 +52,6 @@ class _Recorder:
         IPyNbFile.get_kernel_message = get_kernel_message
 
     def finish(self, file) -> None:
-        if str(ROOT / "tools" / "site") not in sys.path:
-            sys.path.insert(0, str(ROOT / "tools" / "site"))
-        import site_cache
-
         key = str(file.path)
         messages = self.messages.pop(key, [])
         if key in self.failed or not messages:

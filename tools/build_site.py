@@ -36,7 +36,9 @@ import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 CONF_DIR = ROOT / "tools" / "site"
-LESSON_RE = re.compile(r"^\d{2}_[a-z0-9_]+$")
+sys.path.insert(0, str(CONF_DIR))
+from site_cache import LESSON_RE  # noqa: E402  (one owner of what a lesson's name is)
+
 LINK_RE = re.compile(r"(\]\()([^)\s]+)(\))")
 README_SECTIONS = ("The course map", "For instructors")
 

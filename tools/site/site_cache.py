@@ -20,12 +20,22 @@ from __future__ import annotations
 import copy
 import hashlib
 import os
+import re
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
 import nbformat
 
 ROOT = Path(__file__).resolve().parents[2]
+LESSON_RE = re.compile(r"^\d{2}_[a-z0-9_]+$")  # a lesson's file stem: NN_slug
+
+
+def is_lesson(path: str | os.PathLike) -> bool:
+    """Whether ``path`` is a lesson notebook, notebooks/NN_slug.ipynb (what the site shows as an
+    executed page; exercises and solutions are not)."""
+    path = Path(path)
+    return (path.parent.name == "notebooks" and path.suffix == ".ipynb"
+            and bool(LESSON_RE.match(path.stem)))
 
 
 def library_fingerprint(root: Path = ROOT) -> str:
