@@ -20,19 +20,14 @@ import os
 import time
 from pathlib import Path
 
+from lesson_cells import lesson_cells
+
 ROOT = Path(__file__).resolve().parents[1]
 LESSON = ROOT / "notebooks" / "08_ppo.py"
 FIRST_RUN = "group_policy, group_history, group_track = run_ppo("
 CRITIC_RUN = "critic_policy, critic_history, critic_track = run_ppo("
 REINFORCE_RUN = "reinforce_track = HeldOut(reinforce_policy"
 REINFORCE_SEED = 'lr_schedule="linear", seed=0)'
-
-
-def lesson_cells() -> list[str]:
-    """The lesson's code cells, read by jupytext as the notebook pairs are."""
-    import jupytext
-
-    return [c.source for c in jupytext.read(LESSON).cells if c.cell_type == "code"]
 
 
 def cell_with(cells: list[str], text: str) -> int:
@@ -53,7 +48,7 @@ def main() -> None:
     args = parser.parse_args()
     os.environ.setdefault("MPLBACKEND", "Agg")
     os.chdir(LESSON.parent)
-    cells = lesson_cells()
+    cells = lesson_cells(LESSON)
     first, critic, reinforce = (cell_with(cells, t) for t in (FIRST_RUN, CRITIC_RUN,
                                                                REINFORCE_RUN))
     if cells[reinforce].count(REINFORCE_SEED) != 1:

@@ -20,17 +20,12 @@ import os
 import time
 from pathlib import Path
 
+from lesson_cells import lesson_cells
+
 ROOT = Path(__file__).resolve().parents[1]
 LESSON = ROOT / "notebooks" / "11_process_rewards.py"
 RL_CELL_MARK = "runs[name] = (policy, curve)"
 SEED_TEXT = "max_new_tokens=MAX_TOKENS, seed=0)"
-
-
-def lesson_cells() -> list[str]:
-    """The lesson's code cells, read by jupytext as the notebook pairs are."""
-    import jupytext
-
-    return [c.source for c in jupytext.read(LESSON).cells if c.cell_type == "code"]
 
 
 def main() -> None:
@@ -40,7 +35,7 @@ def main() -> None:
     args = parser.parse_args()
     os.environ.setdefault("MPLBACKEND", "Agg")
     os.chdir(LESSON.parent)
-    cells = lesson_cells()
+    cells = lesson_cells(LESSON)
     at = next(i for i, c in enumerate(cells) if RL_CELL_MARK in c)
     rl_cell = cells[at]
     if rl_cell.count(SEED_TEXT) != 1:
