@@ -277,7 +277,8 @@ def answer_form(model, tokenizer, entities: Sequence[W.Entity], n_samples: int =
     if not entities:
         raise ValueError("entities must not be empty")
     prompts = [W.question(e.country) for e in entities for _ in range(n_samples)]
-    texts = sample(model, tokenizer, prompts, generator=torch.Generator().manual_seed(seed)).texts
+    texts = sample_texts(model, tokenizer, prompts,  # in chunks: thousands of answers
+                         generator=torch.Generator().manual_seed(seed))
     parsed = [W.parse_response(t) for t in texts]
     on_topic = sum(r.country in (None, W.asked_country(q)) for r, q in zip(parsed, prompts))
     return AnswerForm(n=len(texts), well_formed=sum(r.style != "invalid" for r in parsed)

@@ -486,6 +486,11 @@ for x, y, score in zip(bon_prompts, bon_texts, rm_scores.tolist()):
 top_share = sum(count[x, y] for x, (_, y) in best_of_question.items()) / len(bon_prompts)
 print(f"the response r_phi scores highest is {top_share:.1%} of its question's samples, on "
       f"average; KL at n = 64 is {bon[-1]['kl'] / bon[-1]['kl_bound']:.0%} of the bound")
+gold_by_n = {r["n"]: r["gold"] for r in bon}
+peak_n = max(gold_by_n, key=gold_by_n.get)
+print(f"best-of-n's gold peaks at n = {peak_n} ({gold_by_n[peak_n] - gold_by_n[1]:+.3f} over "
+      f"n = 1), and at n = {NS[-1]} it is {gold_by_n[NS[-1]] - gold_by_n[1]:+.3f}")
+assert 4 <= peak_n <= 16 and gold_by_n[NS[-1]] < gold_by_n[1], gold_by_n  # up, then below
 
 # %% [markdown]
 # The estimate stays below the bound at every $n$, as it must. How far below depends on the
@@ -640,9 +645,10 @@ assert summary["RL vs gold"]["best gold gain"] > max(
 #   earlier than the measured one: the curve is flat near its top and then collapses, and one
 #   smooth form has to trade the two off.
 # - **Best-of-n** against the same reward model rises as fast per nat as RL at first, peaks near
-#   $n = 8$ and then falls below where it started: over-optimization without any training, as the
-#   winner of 64 is more and more often a response the reward model overrates. Gao et al.'s
-#   best-of-n form $d(\alpha - \beta d)$ fits it.
+#   $n = 8$ (the $n$ printed under its table) and then falls below where it started:
+#   over-optimization without any training, as the winner of 64 is more and more often a
+#   response the reward model overrates. Gao et al.'s best-of-n form $d(\alpha - \beta d)$
+#   fits it.
 # - **DPO** lands wherever its draw of pairs takes it (the diamonds, labelled). With the same
 #   seed, the smaller $\beta$ always went further: DPO has no sampling step to hold it near the
 #   SFT model, only $\beta$ in its loss, and with a finite set of noisy comparisons the
