@@ -85,3 +85,22 @@ def test_answer_form_counts_well_formed_and_on_topic_answers():
     assert answer_form(model, tok, entities, n_samples=4, seed=0).texts == form.texts
     with pytest.raises(ValueError, match="entities must not be empty"):
         answer_form(model, tok, [])
+
+
+def test_answer_form_samples_in_chunks(monkeypatch):
+    """Lessons 02 and 05 ask for 8,640 answers: sampled all at once they held 1.6 GB."""
+    from course_lib import engine
+    from course_lib.sampling import SAMPLE_CHUNK
+
+    model, tok = course_lib.load_sft_model(device="cpu")
+    rows, fast_sample = [], engine.fast_sample
+
+    def spy(model, tokenizer, prompts, *args, **kwargs):
+        rows.append(len(prompts))
+        return fast_sample(model, tokenizer, prompts, *args, **kwargs)
+
+    monkeypatch.setattr(engine, "fast_sample", spy)
+    entities = W.default_world().select("test")[:11]
+    form = answer_form(model, tok, entities, n_samples=48, seed=0)  # 528 answers
+    assert form.n == 528 and sum(rows) == 528
+    assert max(rows) <= SAMPLE_CHUNK and len(rows) == 2, rows
