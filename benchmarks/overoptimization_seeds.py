@@ -26,7 +26,7 @@ from course_lib.policy_gradient import ReinforceConfig
 
 # the settings of lesson 07 (notebooks/07_rlhf_overoptimization.py)
 BETAS = (0.01, 0.05, 0.2)
-RL = dict(steps=100, batch_size=16, samples_per_prompt=4, lr=4e-5)
+RL = dict(steps=100, batch_size=16, samples_per_prompt=4, lr=8e-5)
 
 
 def run(seed: int, sft, tokenizer, reward_model, prompts) -> dict[str, object]:

@@ -137,7 +137,7 @@ CLAIMS: tuple[Claim, ...] = (
           "If r rewards correctness, the model is pulled toward correctness even when correct "
           "answers were rare in pretraining.",
           "the SFT model's pass@1 on held-out sums of four numbers",
-          "<=", 0.4),
+          "<=", 0.3),
     Claim("correct_answers_in_reach", "09_grpo_hard_problems",
           "If r rewards correctness, the model is pulled toward correctness even when correct "
           "answers were rare in pretraining.",

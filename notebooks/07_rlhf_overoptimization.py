@@ -121,7 +121,7 @@ STEPS = 100
 
 
 def rl_config(beta: float) -> ReinforceConfig:
-    return ReinforceConfig(steps=STEPS, batch_size=16, samples_per_prompt=4, lr=4e-5,
+    return ReinforceConfig(steps=STEPS, batch_size=16, samples_per_prompt=4, lr=8e-5,
                            beta=beta, seed=0)
 
 
@@ -231,11 +231,13 @@ display(HTML(html_table({"first 10 steps": start, f"10 steps to the gold peak ({
 print(f"responses that name another country than the one asked: {off_topic[9]:.0%} in the "
       f"first 10 steps, {off_topic[peak_step]:.0%} at the gold peak, {off_topic[-1]:.0%} at "
       "the end")
-assert at_end["confident"] >= 0.9 and at_end["confident"] > start["confident"], (start, at_end)
+assert at_end["invalid"] <= 0.05 and at_end["confident"] >= 0.75, at_end  # well-formed, sure
+assert at_end["confident"] > start["confident"], (start, at_end)  # and surer than at the start
 assert off_topic[-1] > max(0.5, off_topic[peak_step]), off_topic  # most, and more than at the peak
 
 # %% [markdown]
-# The responses are still well-formed, confident sentences, and most of them are about the
+# The responses are still well-formed sentences, most of them confident (the others say "a
+# city I do not know", often about another country too), and most of them are about the
 # wrong country: asked about one country, the policy answers about another. Which other
 # country, and with which city? Sample the final policy once more, now on the held-out `test`
 # countries (no RL question and no reward-model pair was about them), and look at what it says
@@ -325,17 +327,16 @@ print(f"  the gold rater: {P.gold_score(questions[0], favourite):+.1f} for it, "
 assert fav_wins >= 0.5, (fav_wins, wins_by_level)
 
 # %% [markdown]
-# There is the gap the policy found. The reward model learned from lesson 06's comparisons of
-# the SFT model's own responses, and nearly all of those speak of the country asked about (4%
-# of the held-out ones did not, lesson 06): almost no comparison showed it an answer about
-# another country, so nothing taught it that the country in the answer must be the one in the
-# question. What it did learn is how sure to be that a stated capital is true, from what its
-# body, the SFT model, recalls; and for a few sentences about countries it knows very well it
-# is surer than for any answer to the question asked, even the true capital of a known
-# country. Among the SFT model's responses this blind spot costs nothing: the SFT model
-# rarely changes the subject. RL changes that. It searches for whatever scores highest, moves
-# the policy to responses the reward model was never trained on, and there the reward model's
-# errors are unconstrained.
+# There is the gap the policy found. The reward model learned from lesson 06's comparisons of the
+# SFT model's own responses, and nearly all of those speak of the country asked about (a few percent
+# of the held-out ones did not, lesson 06): almost no comparison showed it an answer about another
+# country, so nothing taught it that the country in the answer must be the one in the question. What
+# it did learn is how sure to be that a stated capital is true, from what its body, the SFT model,
+# recalls; and for a few sentences about countries it knows very well it is surer than for any
+# answer to the question asked, even the true capital of a known country. Among the SFT model's
+# responses this blind spot costs nothing: the SFT model rarely changes the subject. RL changes
+# that. It searches for whatever scores highest, moves the policy to responses the reward model was
+# never trained on, and there the reward model's errors are unconstrained.
 
 # %% [markdown]
 # ## 5. The KL coefficient and best-of-n

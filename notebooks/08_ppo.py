@@ -795,14 +795,20 @@ lm_rows["exact KL_t"] = {"mean": float(exact_t.mean()), "std per token": float(e
                          "min": float(exact_t.min())}
 display(HTML(html_table(lm_rows, digits=4,
                         index_name=f"{n_tok:,} response tokens, PPO model vs SFT")))
-for k in ("k1", "k3"):
-    assert abs(lm_rows[k]["mean error k_t - KL_t"]) <= 3 * lm_rows[k]["standard error"], k
+for k, within in (("k1", 3), ("k3", 5)):  # k3's long right tail: see below
+    assert abs(lm_rows[k]["mean error k_t - KL_t"]) <= within * lm_rows[k]["standard error"], (
+        k, lm_rows[k])
 assert lm_rows["k1"]["share < 0"] > 0 and lm_rows["k3"]["min"] >= 0
 assert lm_rows["k3"]["std per token"] > lm_rows["k1"]["std per token"]
 
 # %% [markdown]
 # Against the exact per-token KL, $k_1$ and $k_3$ are within a few standard errors of it, as
 # unbiased estimators should be; $k_2$ has no such guarantee (its mean error is in the table).
+# $k_3$ needs more slack (the cell allows it 5 standard errors, $k_1$ 3): its per-token values
+# have a long right tail, $k_3 \approx r$ on the rare tokens where $r$ is large, and a sample
+# of a few thousand tokens usually holds fewer of them than their share, so its mean tends to
+# fall a little short of the KL, by more than its standard error (which the same tail makes
+# unreliable) suggests.
 # $k_1$ is negative on a share of the tokens, so a batch of $k_1$ averages can dip below 0 while
 # the KL itself (last row) never does; $k_3$ is never negative. And here, as for the far tiny
 # policy, $k_3$ spreads wider per token than $k_1$: a few tokens the SFT model liked much more

@@ -9,7 +9,7 @@
 #
 # Lesson 05 could only show the first half of that sentence: on two-number sums the SFT
 # model's most likely answer was already right 93% of the time, and RL mostly sharpened it.
-# This lesson takes a task where a sampled answer is right only about one time in three, and
+# This lesson takes a task where a sampled answer is right only about one time in four, and
 # the algorithm that every reasoning-RL recipe now runs on such tasks: **GRPO** (Shao et al.,
 # 2024, DeepSeekMath), PPO's clipped surrogate with the critic replaced by a *group* of samples
 # of the same prompt.
@@ -23,7 +23,7 @@
 # 1. check, on lesson 04's enumerable policy, what a group baseline does to the gradient:
 #    mean-centring scales it by $(G-1)/G$, dividing by the group's std turns it;
 # 2. train the SFT model with GRPO on sums of four numbers, where a sampled answer is right
-#    about a third of the time, and read **pass@1** and **pass@16** before and after;
+#    about a quarter of the time, and read **pass@1** and **pass@16** before and after;
 # 3. compare GRPO's three **loss normalizations** and the weight each gives a long wrong
 #    answer;
 # 4. run the same job in **TRL**'s `GRPOTrainer`, the library people use, and compare the two
@@ -166,10 +166,11 @@ print(f"mean-centred: {centred['size along grad J']:.3f} of the exact step "
 # `"81 + 66 = 147, 147 + 26 = 173, 173 + 49 = 222."`, and the reward is lesson 05's
 # `exact_match_reward`: 1 when the last number written is the sum, 0 otherwise. It is hard for
 # this model because every step must be right, and a slip in any of the three carries through
-# to the end (the corpus's own working has such slips): a model that gets one step right 88% of
-# the time gets all three right about $0.88^3 \approx 68\%$ of the time when the steps are
-# independent, and much less when its slips are systematic. The held-out problems start with
-# a pair of numbers the SFT data never summed.
+# to the end. The annotators' own working has such slips (a step of their worked sums is wrong
+# `AnnotatorMix.p_chain_slip` = 30% of the time, and three steps are all right only
+# $0.7^3 \approx 34\%$ of the time), and the SFT model copied the habit along with the working
+# (lesson 11 measures its steps one by one). The held-out problems start with a pair of numbers
+# the SFT data never summed.
 #
 # **pass@k** is the chance that at least one of $k$ samples is right. From $n \ge k$ samples of
 # a problem of which $c$ are right, the unbiased estimate (Chen et al., 2021; exercise 9.2) is
@@ -188,12 +189,12 @@ sft_pass = sampled_pass_at_k(sft_model, tokenizer, test_prompts, R.exact_match_r
 for k, (p, se) in sft_pass.items():
     print(f"SFT model, {len(test_prompts)} held-out sums x {N_SAMPLES} samples: "
           f"pass@{k} = {p:.3f} +- {se:.3f}")
-assert sft_pass[1][0] <= 0.4 and sft_pass[16][0] >= 0.6, sft_pass
+assert sft_pass[1][0] <= 0.3 and sft_pass[16][0] >= 0.6, sft_pass
 claims.check("correct_answers_rare", sft_pass[1][0])
 claims.check("correct_answers_in_reach", sft_pass[16][0])
 
 # %% [markdown]
-# A sampled answer is right about a third of the time, yet for nearly every problem some of
+# A sampled answer is right about a quarter of the time, yet for nearly every problem some of
 # the 16 samples are right: the right working is within the model's reach, rarely taken.
 # Here is what a group of 8 samples of a held-out problem looks like, with its rewards and
 # GRPO's advantages (the first problem, in order, whose group holds both right and wrong

@@ -490,7 +490,7 @@ gold_by_n = {r["n"]: r["gold"] for r in bon}
 peak_n = max(gold_by_n, key=gold_by_n.get)
 print(f"best-of-n's gold peaks at n = {peak_n} ({gold_by_n[peak_n] - gold_by_n[1]:+.3f} over "
       f"n = 1), and at n = {NS[-1]} it is {gold_by_n[NS[-1]] - gold_by_n[1]:+.3f}")
-assert 4 <= peak_n <= 16 and gold_by_n[NS[-1]] < gold_by_n[1], gold_by_n  # up, then below
+assert 4 <= peak_n <= 16 and gold_by_n[NS[-1]] < gold_by_n[peak_n] - 0.1, gold_by_n  # up, down
 
 # %% [markdown]
 # The estimate stays below the bound at every $n$, as it must. How far below depends on the
@@ -502,9 +502,10 @@ assert 4 <= peak_n <= 16 and gold_by_n[NS[-1]] < gold_by_n[1], gold_by_n  # up, 
 # ### RL, against the reward model and against the gold
 #
 # Both runs use lesson 07's settings (16 questions x 4 samples per step, learning rate
-# $4 \times 10^{-5}$, $\beta = 0.01$, 100 steps), lesson 07's loosest leash and the only one of its
+# $8 \times 10^{-5}$, $\beta = 0.01$, 100 steps), lesson 07's loosest leash and the only one of its
 # sweep run here, so that the lesson fits in three minutes on two cores. Each run is measured on
-# the held-out questions every 10 steps (one sample each, the same seed every time): that is
+# the held-out questions after 5 steps and then every 10 (one sample each, the same seed every
+# time; at this learning rate the first 10 steps already move the policy a nat): that is
 # where its gold peak is read, not on the noisy training batches. The runs are trained the first
 # time and cached (`O.load_rl_run`):
 
@@ -512,9 +513,9 @@ assert 4 <= peak_n <= 16 and gold_by_n[NS[-1]] < gold_by_n[1], gold_by_n  # up, 
 print(inspect.getsource(O.load_rl_run))
 
 # %%
-RL_CONFIG = ReinforceConfig(steps=100, batch_size=16, samples_per_prompt=4, lr=4e-5,
+RL_CONFIG = ReinforceConfig(steps=100, batch_size=16, samples_per_prompt=4, lr=8e-5,
                             beta=0.01, seed=0)  # lesson 07's run with beta = 0.01
-CHECKPOINTS = tuple(range(10, 101, 10))
+CHECKPOINTS = (5, *range(10, 101, 10))
 EVAL_SAMPLES = 1  # responses per held-out question at every checkpoint
 run_rm = O.load_rl_run("reward_model", RL_CONFIG, CHECKPOINTS, n_samples=EVAL_SAMPLES)
 rl_rm = run_rm["rows"]
@@ -645,7 +646,7 @@ assert summary["RL vs gold"]["best gold gain"] > max(
 #   earlier than the measured one: the curve is flat near its top and then collapses, and one
 #   smooth form has to trade the two off.
 # - **Best-of-n** against the same reward model rises as fast per nat as RL at first, peaks near
-#   $n = 8$ (the $n$ printed under its table) and then falls below where it started:
+#   $n = 8$ (the $n$ printed under its table) and then falls back by $n = 64$:
 #   over-optimization without any training, as the winner of 64 is more and more often a
 #   response the reward model overrates. Gao et al.'s best-of-n form $d(\alpha - \beta d)$
 #   fits it.
@@ -653,8 +654,8 @@ assert summary["RL vs gold"]["best gold gain"] > max(
 #   seed, the smaller $\beta$ always went further: DPO has no sampling step to hold it near the
 #   SFT model, only $\beta$ in its loss, and with a finite set of noisy comparisons the
 #   log-ratios run (section 1) and the policy leaves the answer templates (section 2). The runs
-#   that went far ended no better than the SFT model, most of them below it; a run that stayed
-#   within a nat or two gained some gold, on or under RL's curve. None reached RL's best.
+#   that went far gained little gold or lost some; a run that stayed within a nat or two gained
+#   more, on or under RL's curve. None reached RL's best.
 #
 # Where each curve peaks, measured and fitted, is in the table; the ceiling (RL against the
 # gold) is asserted above every method that sees only a learned reward.
@@ -679,10 +680,18 @@ BUDGETS = (0.5, 1.0, 1.5)
 curves = ("RL vs gold", "RL vs reward model", "best-of-n (KL from the samples)")
 display(HTML(html_table({name: {f"gain at KL {k}": gain_at(series[name], k) for k in BUDGETS}
                          for name in curves}, digits=3, index_name="series")))
+rl_reach = max(k for k, _ in series["RL vs reward model"])  # the furthest KL RL reached
+
+
+def rl_at(k: float) -> float:
+    """RL against r_phi at KL k, or at its furthest point for a DPO run that went further."""
+    return gain_at(series["RL vs reward model"], min(k, rl_reach))
+
+
 for (b, seed), (k, y) in zip(dpo_points, series["DPO"]):
+    where = "at that KL" if k <= rl_reach else f"at its furthest, KL {rl_reach:.2f}"
     print(f"DPO, beta = {b}, seed {seed}: gain {y:+.3f} at KL {k:.2f}; RL vs the reward model "
-          f"at that KL: "
-          f"{gain_at(series['RL vs reward model'], k):+.3f}")
+          f"{where}: {rl_at(k):+.3f}")
 for k in BUDGETS:
     g_gold, g_rm, g_bon = (gain_at(series[name], k) for name in curves)
     assert g_gold > g_rm - 0.05, (k, g_gold, g_rm)  # the gold run is never clearly below
@@ -695,12 +704,12 @@ rl_peak_kl = summary["RL vs reward model"]["at KL"]
 far = [(k, y) for k, y in series["DPO"] if k > 2 * rl_peak_kl]  # DPO runs that went far
 near = [(k, y) for k, y in series["DPO"] if k <= 2 * rl_peak_kl]
 assert far and near, series["DPO"]
-for k, y in far:  # no better than the SFT model, and not below RL against r_phi at that KL
-    assert y < 0.05 and y > gain_at(series["RL vs reward model"], k) - 0.02, (k, y)
+for k, y in far:  # little or no gold, and not below RL against r_phi at that KL
+    assert y < rl_best / 2 and y > rl_at(k) - 0.02, (k, y, rl_best)
 k_far, y_far = max(far)  # where DPO went furthest, RL against r_phi has lost far more
-assert y_far > gain_at(series["RL vs reward model"], k_far) + 0.2, (k_far, y_far)
+assert y_far > rl_at(k_far) + 0.2, (k_far, y_far)
 for k, y in near:  # on or under RL's curve
-    assert y < gain_at(series["RL vs reward model"], k) + 0.02, (k, y)
+    assert y < rl_at(k) + 0.02, (k, y)
 
 # %% [markdown]
 # Against lesson 06's reward model, RL and best-of-n buy about the same gold per nat up to 1
@@ -708,10 +717,10 @@ for k, y in near:  # on or under RL's curve
 # model is near its own peak. Neither comes close to RL against the gold at 1.5 nats: that gap
 # is the price of the reward model's errors.
 #
-# DPO's runs that went far spent more KL than any other method's best point and gained
-# nothing over the SFT model; at the same KL, though, RL against the reward model has lost at
-# least as much, and far more at the largest KLs DPO reached (RL is deep into changing the
-# subject there). KL is a poor yardstick across methods that move the
+# DPO's runs that went far spent more KL than any other method's best point and gained little
+# or nothing over the SFT model (none of them half of RL's best); at the same KL, though, RL
+# against the reward model has lost far more (RL is deep into changing the subject there; a
+# DPO run that went further than RL's 100 steps is compared with RL's last checkpoint). KL is a poor yardstick across methods that move the
 # policy in different directions (Gao et al. say as much): those DPO runs spent their nats on
 # breaking the answer templates (section 2), RL on its exploit.
 #

@@ -192,12 +192,12 @@ print(inspect.getsource(VF.Verifier))
 print(inspect.getsource(VF.train_verifier))
 
 # %% [markdown]
-# Why the model's own log-probability, and not a fresh classifier head? In trials while this
-# lesson was built (not rerun here), a `GPT2ForTokenClassification` head at each step's last
-# token, trained for 150 steps, learned nothing (held-out step accuracy 0.68, the share of right
-# steps), while the log-probability the model gives its own step already separates right from
-# wrong sums; fine-tuning the whole body along with the head did no better, at three times the
-# cost. The heads are trained on first use (about half a minute) and cached.
+# Why the model's own log-probability, and not a fresh classifier head? In trials while this lesson
+# was built (not rerun here), a `GPT2ForTokenClassification` head at each step's last token, trained
+# for 150 steps, learned nothing (held-out step accuracy 0.68, the share of right steps of the SFT
+# model of that time), while the log-probability the model gives its own step already separates
+# right from wrong sums; fine-tuning the whole body along with the head did no better, at three
+# times the cost. The heads are trained on first use (about half a minute) and cached.
 
 # %%
 orm, prm, tokenizer, histories = VF.load_verifiers(device=device)

@@ -80,6 +80,21 @@ def test_chain_problems_are_held_out_by_their_first_pair():
     assert W.chain_text((12, 34, 56), steps) == "12 + 34 = 46, 46 + 56 = 102."
 
 
+def test_worked_sums_of_the_demonstrations_slip_at_their_own_rate():
+    """Lesson 09's task is hard because the annotators' worked sums slip at p_chain_slip, a
+    rate of its own (the two-number sums keep p_math_slip)."""
+    from course_lib.formats import parse_chain
+
+    world = W.default_world()
+    for p in (0.0, 0.3):
+        mix = W.AnnotatorMix(p_math=1.0, p_chain=1.0, p_chain_slip=p, p_math_slip=0.9)
+        rng = random.Random(0)
+        steps = [s for _ in range(3000)
+                 for s in parse_chain(W.sft_example(world, rng, mix)[1])]
+        wrong = sum(r + t != w for r, t, w in steps) / len(steps)
+        assert abs(wrong - p) < 0.02, (p, wrong)
+
+
 def test_annotators_are_honest_and_their_hedges_ignore_the_corpus():
     world = W.default_world()
     rng = random.Random(0)
