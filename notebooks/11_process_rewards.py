@@ -293,21 +293,25 @@ display(HTML(html_table({name: dict(zip(map(str, NS), ys)) for name, ys in curve
 at64 = {name: ys[-1] for name, ys in curves.items()}
 print(f"at N = 64: PRM {at64['PRM']:.3f}, ORM {at64['ORM']:.3f}, "
       f"majority vote {at64['majority vote']:.3f} (pass@1 {pass_1:.3f})")
-assert at64["ORM"] >= at64["PRM"], at64  # Lightman's PRM > ORM does not hold here
-assert abs(at64["PRM"] - at64["ORM"]) < 0.1, at64  # ... by a few problems of 48
+one_problem = 1 / len(truths)  # at N = 64 each of the 48 problems is one pick
+assert at64["PRM"] <= at64["ORM"] + one_problem + 1e-9, at64  # Lightman's PRM > ORM: not here
+assert abs(at64["PRM"] - at64["ORM"]) < 0.1, at64  # ... a few problems of 48 apart at most
 assert min(at64["PRM"], at64["ORM"]) > at64["majority vote"], at64  # both beat the vote
-assert max(curves["PRM"]) > at64["PRM"], curves["PRM"]  # the PRM's pick peaks before N = 64
+assert at64["any of N right"] - max(at64["PRM"], at64["ORM"]) >= 0.05, at64  # verifiers miss
 
 # %% [markdown]
-# **Lightman's ordering does not hold here**, not at N = 64: the ORM is a few problems of 48
-# ahead of the PRM, and both beat the majority vote, which climbs slowly because a wrong answer
+# **Lightman's ordering does not hold here**, not at N = 64: the PRM is not ahead of the ORM by
+# more than one problem of 48 (the two were tied, or the ORM ahead by a few problems, in the
+# runs of this course), and both beat the majority vote, which climbs slowly because a wrong answer
 # is often shared (the same dropped carry). Two reasons, both visible above. Our two verifiers
 # read the *same* confidences: the ORM's log-probability of the whole response is nearly the
 # sum of the PRM's step features, so the two rank responses alike, and the step labels bought
-# the PRM step-level accuracy (which we use in RL below), not a better ranking. And the PRM's
-# pick peaks near N = 16 and then falls: among more samples, the best-scored one is more often a
-# response whose slip the PRM missed (it catches most wrong steps, not all), the same
-# over-optimization of a proxy as lesson 07's, at inference time. Lightman's PRM learned from
+# the PRM step-level accuracy (which we use in RL below), not a better ranking. And both picks
+# level off below "any of N right": among 64 samples there is nearly always a right response,
+# but the best-scored one is still often a response whose slip the verifier missed (the PRM
+# catches most wrong steps, not all). The gap between those curves at N = 64 is the
+# verifiers' error, the proxy's error of lesson 07 at inference time; with an earlier SFT model
+# of this course the PRM's pick even peaked near N = 16 and then fell. Lightman's PRM learned from
 # humans who marked the first wrong step of long solutions, where an outcome-trained model can
 # be right for the wrong reasons; in a world of three-step sums, the two kinds of label carry
 # nearly the same information.
@@ -485,7 +489,7 @@ print(f"""- The SFT model's working on 48 held-out four-term sums (64 samples ea
 - Best-of-64: PRM {at64['PRM']:.3f} (its best, {max(curves['PRM']):.3f}, at N =
   {NS[curves['PRM'].index(max(curves['PRM']))]}), ORM {at64['ORM']:.3f}, majority vote
   {at64['majority vote']:.3f}, any of 64 right {at64['any of N right']:.3f}: Lightman's PRM > ORM
-  does not hold here (ORM ahead by {at64['ORM'] - at64['PRM']:.3f}); both beat the vote.
+  does not hold here (PRM minus ORM {at64['PRM'] - at64['ORM']:+.3f}); both beat the vote.
 - RL from the SFT model ({sft_acc:.3f} held out), 40 steps of 32 samples: samples to reach
   {THRESHOLD} held-out accuracy, process reward {reach['process']:,}, outcome reward
   {f"{reach['outcome']:,}" if reach['outcome'] else f"not within {budget:,}"}.

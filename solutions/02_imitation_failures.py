@@ -65,19 +65,20 @@ def behaviour_rates(texts: list[str], truths: list[str]) -> dict[str, float]:
 check_behaviour_rates(behaviour_rates)
 
 # %% [markdown]
-# Now apply it to the SFT model: 8 sampled answers to every held-out question, known and
-# unknown.
+# Now apply it to the SFT model: 24 sampled answers to every held-out question, known and
+# unknown (enough that two standard errors of a hedge rate are about two points).
 
 # %% tags=["exercise-check"]
+N = 24  # samples per question
 rates = {}
 for name, entities in (("known", test_known), ("unknown", test_unknown)):
-    _, texts = fact_behaviour(model, tokenizer, entities, n_samples=8, seed=0)
-    rates[name] = behaviour_rates(texts, [e.capital for e in entities for _ in range(8)])
+    _, texts = fact_behaviour(model, tokenizer, entities, n_samples=N, seed=0)
+    rates[name] = behaviour_rates(texts, [e.capital for e in entities for _ in range(N)])
     print(f"{name:>8}: " + ", ".join(f"{k} {v:.2f}" for k, v in rates[name].items()))
-assert rates["unknown"]["confident"] >= 0.7 and rates["unknown"]["accuracy"] <= 0.05
+assert rates["unknown"]["confident"] >= 0.6 and rates["unknown"]["accuracy"] <= 0.05  # as lesson 02
 hedge_k, hedge_u = rates["known"]["hedged"], rates["unknown"]["hedged"]
-two_se = 2 * (hedge_k * (1 - hedge_k) / (8 * len(test_known))
-              + hedge_u * (1 - hedge_u) / (8 * len(test_unknown))) ** 0.5
+two_se = 2 * (hedge_k * (1 - hedge_k) / (N * len(test_known))
+              + hedge_u * (1 - hedge_u) / (N * len(test_unknown))) ** 0.5
 assert abs(hedge_k - hedge_u) <= max(0.05, two_se), (hedge_k, hedge_u, two_se)  # no difference
 
 # %% [markdown]
