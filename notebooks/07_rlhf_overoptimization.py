@@ -327,16 +327,17 @@ print(f"  the gold rater: {P.gold_score(questions[0], favourite):+.1f} for it, "
 assert fav_wins >= 0.5, (fav_wins, wins_by_level)
 
 # %% [markdown]
-# There is the gap the policy found. The reward model learned from lesson 06's comparisons of the
-# SFT model's own responses, and nearly all of those speak of the country asked about (a few percent
-# of the held-out ones did not, lesson 06): almost no comparison showed it an answer about another
-# country, so nothing taught it that the country in the answer must be the one in the question. What
-# it did learn is how sure to be that a stated capital is true, from what its body, the SFT model,
-# recalls; and for a few sentences about countries it knows very well it is surer than for any
-# answer to the question asked, even the true capital of a known country. Among the SFT model's
-# responses this blind spot costs nothing: the SFT model rarely changes the subject. RL changes
-# that. It searches for whatever scores highest, moves the policy to responses the reward model was
-# never trained on, and there the reward model's errors are unconstrained.
+# There is the gap the policy found. The reward model learned from lesson 06's comparisons of
+# the SFT model's own responses, and nearly all of those speak of the country asked about (a few
+# percent of the held-out ones did not, lesson 06): almost no comparison showed it an answer
+# about another country, so nothing taught it that the country in the answer must be the one in
+# the question. What it did learn is how sure to be that a stated capital is true, from what its
+# body, the SFT model, recalls; and for a few sentences about countries it knows very well it is
+# surer than for any answer to the question asked, even the true capital of a known country.
+# Among the SFT model's responses this blind spot costs nothing: the SFT model rarely changes
+# the subject. RL changes that. It searches for whatever scores highest, moves the policy to
+# responses the reward model was never trained on, and there the reward model's errors are
+# unconstrained.
 
 # %% [markdown]
 # ## 5. The KL coefficient and best-of-n

@@ -192,12 +192,13 @@ print(inspect.getsource(VF.Verifier))
 print(inspect.getsource(VF.train_verifier))
 
 # %% [markdown]
-# Why the model's own log-probability, and not a fresh classifier head? In trials while this lesson
-# was built (not rerun here), a `GPT2ForTokenClassification` head at each step's last token, trained
-# for 150 steps, learned nothing (held-out step accuracy 0.68, the share of right steps of the SFT
-# model of that time), while the log-probability the model gives its own step already separates
-# right from wrong sums; fine-tuning the whole body along with the head did no better, at three
-# times the cost. The heads are trained on first use (about half a minute) and cached.
+# Why the model's own log-probability, and not a fresh classifier head? In trials while this
+# lesson was built (not rerun here), a `GPT2ForTokenClassification` head at each step's last
+# token, trained for 150 steps, learned nothing (held-out step accuracy 0.68, the share of right
+# steps of the SFT model of that time), while the log-probability the model gives its own step
+# already separates right from wrong sums; fine-tuning the whole body along with the head did no
+# better, at three times the cost. The heads are trained on first use (about half a minute) and
+# cached.
 
 # %%
 orm, prm, tokenizer, histories = VF.load_verifiers(device=device)
@@ -301,20 +302,18 @@ assert at64["any of N right"] - max(at64["PRM"], at64["ORM"]) >= 0.05, at64  # v
 
 # %% [markdown]
 # **Lightman's ordering does not hold here**, not at N = 64: the PRM is not ahead of the ORM by
-# more than one problem of 48 (the two were tied, or the ORM ahead by a few problems, in the
-# runs of this course), and both beat the majority vote, which climbs slowly because a wrong answer
-# is often shared (the same dropped carry). Two reasons, both visible above. Our two verifiers
-# read the *same* confidences: the ORM's log-probability of the whole response is nearly the
-# sum of the PRM's step features, so the two rank responses alike, and the step labels bought
-# the PRM step-level accuracy (which we use in RL below), not a better ranking. And both picks
-# level off below "any of N right": among 64 samples there is nearly always a right response,
-# but the best-scored one is still often a response whose slip the verifier missed (the PRM
-# catches most wrong steps, not all). The gap between those curves at N = 64 is the
-# verifiers' error, the proxy's error of lesson 07 at inference time; with an earlier SFT model
-# of this course the PRM's pick even peaked near N = 16 and then fell. Lightman's PRM learned from
-# humans who marked the first wrong step of long solutions, where an outcome-trained model can
-# be right for the wrong reasons; in a world of three-step sums, the two kinds of label carry
-# nearly the same information.
+# more than one problem of 48 (both are printed above), and both beat the majority
+# vote, which climbs slowly because a wrong answer is often shared (the same dropped carry). Two
+# reasons, both visible above. Our two verifiers read the *same* confidences: the ORM's
+# log-probability of the whole response is nearly the sum of the PRM's step features, so the two
+# rank responses alike, and the step labels bought the PRM step-level accuracy (which we use in
+# RL below), not a better ranking. And both picks level off below "any of N right": among 64
+# samples there is nearly always a right response, but the best-scored one is still often a
+# response whose slip the verifier missed (the PRM catches most wrong steps, not all). The gap
+# between those curves at N = 64 is the verifiers' error, the proxy's error of lesson 07 at
+# inference time. Lightman's PRM learned from humans who marked the first wrong step of long
+# solutions, where an outcome-trained model can be right for the wrong reasons; in a world of
+# three-step sums, the two kinds of label carry nearly the same information.
 
 # %% [markdown]
 # ## 4. Verification in training: outcome rewards against process rewards
