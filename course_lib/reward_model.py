@@ -244,6 +244,50 @@ def reward_model_key(config: RMConfig | None = None) -> str:
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 
+def _course_reward_model_path(config: RMConfig):
+    from .settings import cache_dir
+    return cache_dir() / f"reward-model-{reward_model_key(config)}"
+
+
+def cache_reward_model(rm: GPT2ForSequenceClassification, tokenizer: PreTrainedTokenizerFast,
+                       train_pairs: Sequence[Comparison], history: list[dict[str, float]],
+                       config: RMConfig | None = None):
+    """Store a reward model trained by lesson 06's recipe as the course's reward model, so that
+    :func:`load_reward_model` (lessons 07 and 10) loads it instead of training it again.
+
+    ``train_pairs`` must be the recipe's own training comparisons (they are drawn again from
+    the shipped SFT model and compared, a few seconds), ``history`` a complete
+    :func:`train_reward_model` run under ``config`` (``config.steps`` rows), and ``rm`` the model
+    it trained from ``build_reward_model(sft_model, seed=0)``. Anything else raises a
+    ``ValueError`` that says which argument differs, since lesson 07 would take it for lesson
+    06's model. Returns the cache folder, or None where the cache cannot be written (a warning).
+    """
+    from . import preferences as P
+    from .models import cache_model
+    from .sft import load_sft_model
+
+    config = config or RMConfig()
+    if not isinstance(config, RMConfig):
+        raise ValueError(f"config must be an RMConfig, got {type(config).__name__}")
+    if not isinstance(rm, GPT2ForSequenceClassification):
+        raise ValueError(f"rm must be a GPT2ForSequenceClassification (build_reward_model), got "
+                         f"{type(rm).__name__}")
+    if not isinstance(history, list) or len(history) != config.steps:
+        got = len(history) if isinstance(history, list) else type(history).__name__
+        raise ValueError(f"history must be the {config.steps} rows of a complete "
+                         f"train_reward_model run under config, got {got}: only a fully "
+                         "trained reward model is cached")
+    train_pairs = check_comparisons(train_pairs, if_empty="train_pairs must not be empty")
+    policy, sft_tokenizer = load_sft_model(device="cpu", progress=False)
+    expected, _ = P.course_comparisons(policy, sft_tokenizer)
+    if train_pairs != expected:
+        raise ValueError("train_pairs are not the course's training comparisons "
+                         "(preferences.course_comparisons on the shipped SFT model): a model "
+                         "trained on them is not the course's reward model, so it is not cached")
+    return cache_model(rm, tokenizer, _course_reward_model_path(config), reward_model_key(config),
+                       history)
+
+
 def load_reward_model(config: RMConfig | None = None, device: torch.device | str | None = None,
                       progress: bool = True
                       ) -> tuple[GPT2ForSequenceClassification, PreTrainedTokenizerFast]:
@@ -257,20 +301,20 @@ def load_reward_model(config: RMConfig | None = None, device: torch.device | str
     """
     from . import preferences as P
     from .models import cache_model, is_cached, load_model
-    from .settings import cache_dir, parse_device, set_seed
+    from .settings import parse_device, set_seed
     from .sft import load_sft_model
 
     config = config or RMConfig()
     if not isinstance(config, RMConfig):
         raise ValueError(f"config must be an RMConfig, got {type(config).__name__}")
     key = reward_model_key(config)
-    path = cache_dir() / f"reward-model-{key}"
+    path = _course_reward_model_path(config)
     device = parse_device(device)
     if is_cached(path, key):
         return load_model(path, device, GPT2ForSequenceClassification)
     if progress:
         print("Training the course's reward model (first use; then cached in "
-              f"{cache_dir()}): sampling the SFT model's comparisons...")
+              f"{path.parent}): sampling the SFT model's comparisons...")
     set_seed(0)
     policy, tokenizer = load_sft_model(device="cpu", progress=progress)
     train_pairs, _ = P.course_comparisons(policy, tokenizer)
@@ -281,6 +325,7 @@ def load_reward_model(config: RMConfig | None = None, device: torch.device | str
     return rm.to(device).eval(), tokenizer
 
 
-__all__ = ["RMConfig", "accuracy", "bradley_terry_loss", "build_reward_model", "encode",
+__all__ = ["RMConfig", "accuracy", "bradley_terry_loss", "build_reward_model",
+           "cache_reward_model", "encode",
            "load_reward_model", "pair_scores", "pairwise_accuracy", "reward_model_key", "score",
            "scores_of_pairs", "train_reward_model"]

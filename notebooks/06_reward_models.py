@@ -147,7 +147,7 @@ print(f"bradley_terry_loss on these margins: {float(loss):.2f} (finite)")
 # cell counts how many speak of another country instead.
 
 # %%
-print(P.COURSE_DATA)  # the recipe; lesson 07 trains its reward model on the same data
+print(P.COURSE_DATA)  # the recipe of the course's reward model, which lessons 07 and 10 use
 train_prompts, test_prompts = P.course_prompts()  # the questions of that recipe
 train_pairs, test_pairs = P.course_comparisons(policy, tokenizer)  # sample, pair, label
 ties = sum(P.gold_score(c.prompt, c.chosen) == P.gold_score(c.prompt, c.rejected)
@@ -210,6 +210,10 @@ monitor.show()
 history = RM.train_reward_model(reward_model, tokenizer, train_pairs, config,
                                 on_step=monitor.update)
 monitor.finish()
+# Lessons 07 and 10 use this model: keep it in the course's cache (the call checks that these
+# are the recipe's pairs and a complete run), so they load it instead of training it again.
+cached_at = RM.cache_reward_model(reward_model, tokenizer, train_pairs, history, config)
+print("kept for lessons 07 and 10" if cached_at else "not kept (see the warning above)")
 
 # %% [markdown]
 # ## 5. Held-out pairwise accuracy

@@ -146,3 +146,40 @@ def test_training_lowers_the_loss(base):
     assert first > 0.5 and last < 0.5 * first, (first, last)
     with pytest.raises(ValueError, match="no comparisons"):
         train_reward_model(rm, tok, [], RMConfig(steps=1), progress=False)
+
+
+def test_lesson_06s_model_is_cached_for_load_reward_model(tmp_path, monkeypatch):
+    """Lesson 06 trains the recipe's reward model and keeps it (cache_reward_model), so that
+    load_reward_model, in lessons 07 and 10, loads that very model and trains nothing. A
+    partial run, other pairs or another config are refused, naming the argument."""
+    from course_lib import preferences as P
+    from course_lib import reward_model as RM
+
+    monkeypatch.setenv("COURSE_CACHE", str(tmp_path))
+    policy, tok = course_lib.load_sft_model(device="cpu", progress=False)
+    train_pairs, _ = P.course_comparisons(policy, tok)
+    config = RMConfig(steps=3, batch_size=8)
+    rm = build_reward_model(policy, seed=0)
+    history = train_reward_model(rm, tok, train_pairs, config, progress=False)
+    with pytest.raises(ValueError, match="history must be the 3 rows"):
+        RM.cache_reward_model(rm, tok, train_pairs, history[:2], config)
+    with pytest.raises(ValueError, match="history must be the 180 rows"):
+        RM.cache_reward_model(rm, tok, train_pairs, history)  # the default config: 180 steps
+    with pytest.raises(ValueError, match="train_pairs are not the course's"):
+        RM.cache_reward_model(rm, tok, train_pairs[1:], history, config)
+    with pytest.raises(ValueError, match="rm must be a GPT2ForSequenceClassification"):
+        RM.cache_reward_model(policy, tok, train_pairs, history, config)
+    with pytest.raises(ValueError, match="config must be an RMConfig"):
+        RM.cache_reward_model(rm, tok, train_pairs, history, {"steps": 3})
+    assert not list(tmp_path.glob("reward-model-*"))  # nothing refused was stored
+    path = RM.cache_reward_model(rm, tok, train_pairs, history, config)
+    assert path is not None and path.parent == tmp_path
+
+    def no_training(*args, **kwargs):
+        raise AssertionError("load_reward_model trained although lesson 06's model was cached")
+
+    monkeypatch.setattr(RM, "train_reward_model", no_training)
+    loaded, _ = RM.load_reward_model(config, progress=False)
+    mine, theirs = rm.state_dict(), loaded.state_dict()
+    assert mine.keys() == theirs.keys()
+    assert all(torch.equal(mine[k], theirs[k]) for k in mine)
