@@ -153,6 +153,8 @@ def _probes(model, tok):
         ("model.safetensors", lambda: course_lib.models.load_model("/nonexistent")),
         ("config", lambda: course_lib.load_sft_model(config="default")),
         ("config", lambda: RM.load_reward_model(config=sft.SFTConfig())),
+        ("config", lambda: RM.cache_reward_model(m, t, [], [], config="default")),
+        ("rm", lambda: RM.cache_reward_model(m, t, [], [], RM.RMConfig(steps=1))),
         # formats and rewards
         ("table", lambda: R.optimal_style(0.5, table={})),
         ("p", lambda: R.optimal_style(1.5)),
