@@ -176,6 +176,14 @@ class RMConfig:
                        non_negative_number=("weight_decay",), non_negative_int=("seed",))
 
 
+def _checked_config(config: RMConfig | None) -> RMConfig:
+    """``config``, or the default ``RMConfig()`` for None; anything else is a ValueError."""
+    config = config or RMConfig()
+    if not isinstance(config, RMConfig):
+        raise ValueError(f"config must be an RMConfig, got {type(config).__name__}")
+    return config
+
+
 def pair_scores(rm: PreTrainedModel, tokenizer: PreTrainedTokenizerFast,
                 pairs: Sequence[Comparison]) -> tuple[torch.Tensor, torch.Tensor]:
     """``(r_chosen, r_rejected)``, each (N,), with gradient: both sides in one batch, in the
@@ -198,9 +206,7 @@ def train_reward_model(rm: PreTrainedModel, tokenizer: PreTrainedTokenizerFast,
     weights of the last finished step and the history; a nan or inf loss stops training with
     :class:`~course_lib.training.TrainingStopped`.
     """
-    config = config or RMConfig()
-    if not isinstance(config, RMConfig):
-        raise ValueError(f"config must be an RMConfig, got {type(config).__name__}")
+    config = _checked_config(config)
     comparisons = check_comparisons(comparisons, "no comparisons: label some pairs first")
     on_step = check_on_step(on_step)
     rng = random.Random(config.seed)
@@ -266,9 +272,7 @@ def cache_reward_model(rm: GPT2ForSequenceClassification, tokenizer: PreTrainedT
     from .models import cache_model
     from .sft import load_sft_model
 
-    config = config or RMConfig()
-    if not isinstance(config, RMConfig):
-        raise ValueError(f"config must be an RMConfig, got {type(config).__name__}")
+    config = _checked_config(config)
     if not isinstance(rm, GPT2ForSequenceClassification):
         raise ValueError(f"rm must be a GPT2ForSequenceClassification (build_reward_model), got "
                          f"{type(rm).__name__}")
@@ -304,9 +308,7 @@ def load_reward_model(config: RMConfig | None = None, device: torch.device | str
     from .settings import parse_device, set_seed
     from .sft import load_sft_model
 
-    config = config or RMConfig()
-    if not isinstance(config, RMConfig):
-        raise ValueError(f"config must be an RMConfig, got {type(config).__name__}")
+    config = _checked_config(config)
     key = reward_model_key(config)
     path = _course_reward_model_path(config)
     device = parse_device(device)
